@@ -1,0 +1,90 @@
+"""Application factory."""
+import logging
+
+from flask import Flask
+
+from config import load_config
+
+
+def create_app(config=None):
+    """config: a dict of overrides on top of config.Config (and its environment variables)."""
+    from flask_appbuilder import AppBuilder
+
+    from app.extensions import csrf, db, migrate
+    from app import i18n
+    from app.services import audit
+
+    settings = load_config(config)
+    app = Flask(__name__, instance_path=settings["INSTANCE_DIR"], instance_relative_config=False)
+    app.config.update(settings)
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.WARNING)
+
+    i18n.compile_catalogs(app.config["BABEL_TRANSLATION_DIRECTORIES"])
+    from app import models  # noqa: F401  register every table on the shared metadata
+
+    db.init_app(app)
+    _tune_sqlite(app, db)
+    migrate.init_app(app, db, render_as_batch=True, directory=str(_root() / "migrations"))
+    csrf.init_app(app)
+    audit.install()
+
+    with app.app_context():
+        appbuilder = AppBuilder()  # one per app: FAB keeps per-app view lists
+        appbuilder.init_app(app, db.session)
+        _register_views(appbuilder)
+        appbuilder.post_init()
+        for bp in ("OrgUnitApi", "RegionApi", "AuditLogApi", "SecurityApi"):
+            if bp in app.blueprints:
+                csrf.exempt(app.blueprints[bp])  # JWT, not cookies
+
+    from app.security import force_password_change
+    app.before_request(force_password_change)
+
+    from app import cli
+    cli.register(app)
+    return app
+
+
+def _root():
+    from pathlib import Path
+    return Path(__file__).resolve().parent.parent
+
+
+def _tune_sqlite(app, db):
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+    from sqlalchemy import event
+
+    with app.app_context():
+        engine = db.engine
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn, _record):
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=10000")
+            cur.execute("PRAGMA case_sensitive_like=ON")  # lets LIKE 'prefix%' use the path index
+            cur.close()
+
+
+def _register_views(appbuilder):
+    from flask_babel import lazy_gettext as _l
+
+    from app.api import AuditLogApi, OrgUnitApi, RegionApi
+    from app.views.accounts import AccountView, PasswordView
+    from app.views.audit import AuditLogView
+    from app.views.jobs import JobView
+    from app.views.org import OrgUnitView, RegionView
+
+    org = dict(category="Org", category_label=_l("机构与学校"), category_icon="fa-sitemap")
+    admin = dict(category="Admin", category_label=_l("系统管理"), category_icon="fa-cogs")
+    appbuilder.add_view(OrgUnitView, "OrgUnits", label=_l("机构与学校"), icon="fa-university", **org)
+    appbuilder.add_view(RegionView, "Regions", label=_l("行政区划"), icon="fa-map", **org)
+    appbuilder.add_view(AccountView, "Accounts", label=_l("账号管理"), icon="fa-users", **admin)
+    appbuilder.add_view(AuditLogView, "AuditLog", label=_l("审计日志"), icon="fa-history", **admin)
+    appbuilder.add_view(JobView, "MyJobs", label=_l("我的任务"), icon="fa-tasks", **admin)
+    appbuilder.add_view_no_menu(PasswordView)
+    appbuilder.add_api(OrgUnitApi)
+    appbuilder.add_api(RegionApi)
+    appbuilder.add_api(AuditLogApi)

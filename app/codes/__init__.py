@@ -1,0 +1,1 @@
+"""National code tables as data, with one loader each."""

@@ -1,0 +1,5 @@
+"""SQLAlchemy models, one module per aggregate. Importing this package registers them all."""
+from app.models.org import OrgKind, OrgUnit, Region, SchoolType, Ownership  # noqa: F401
+from app.models.account import Account  # noqa: F401
+from app.models.audit import AuditLog  # noqa: F401
+from app.models.job import Job, JobState  # noqa: F401

@@ -1,0 +1,1 @@
+"""FAB views: thin. Read input, call a service, flash the result."""

@@ -1,0 +1,38 @@
+"""The audit trail screen: read-only, scoped to the actor's subtree."""
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import lazy_gettext as _l
+
+from app.models.audit import AuditLog
+from app.views.base import ScopedModelView
+
+ACTIONS = {"create": "新增", "update": "修改", "delete": "删除", "bulk": "批量"}
+ENTITIES = {"org_unit": "机构", "ab_user": "账号"}
+FIELDS = {
+    "name": "名称", "kind": "机构类型", "parent_id": "上级机构", "region_code": "区划代码",
+    "path": "层级路径", "school_code": "学校标识码", "school_type": "办学类型", "ownership": "办学性质",
+    "address": "地址", "may_enroll": "可招生", "active": "启用", "username": "用户名",
+    "real_name": "真实姓名", "first_name": "姓名", "last_name": "姓", "phone": "联系电话",
+    "email": "电子邮箱", "org_unit_id": "所属机构", "roles": "角色", "password": "密码",
+    "must_change_password": "须修改密码", "locked_until": "锁定至",
+}
+
+
+class AuditLogView(ScopedModelView):
+    datamodel = SQLAInterface(AuditLog)
+    label = _l("审计记录")
+    list_title = _l("审计日志")
+    base_permissions = ["can_list", "can_show"]
+    label_columns = {
+        "created_at": _l("时间"), "actor_name": _l("操作人"), "entity": _l("对象类型"),
+        "entity_id": _l("对象编号"), "entity_label": _l("对象"), "action": _l("操作"),
+        "field": _l("字段"), "old_value": _l("原值"), "new_value": _l("新值"), "reason": _l("事由"),
+    }
+    list_columns = ["created_at", "actor_name", "action", "entity", "entity_label", "field", "old_value", "new_value", "reason"]
+    show_columns = ["created_at", "actor_name", "action", "entity", "entity_id", "entity_label", "field", "old_value", "new_value", "reason"]
+    search_columns = ["actor_name", "entity", "entity_id", "entity_label", "created_at", "action"]
+    base_order = ("id", "desc")
+    formatters_columns = {
+        "action": lambda v: ACTIONS.get(v, v),
+        "entity": lambda v: ENTITIES.get(v, v),
+        "field": lambda v: FIELDS.get(v, v or ""),
+    }

@@ -1,0 +1,126 @@
+"""Shared pieces of every screen: the scope filter, scoped bulk actions, Chinese titles, enum fields."""
+from flask import abort, flash, redirect, request
+from flask_appbuilder import ModelView, expose
+from flask_appbuilder._compat import as_unicode
+from flask_appbuilder.const import FLAMSG_ERR_SEC_ACCESS_DENIED
+from flask_appbuilder.models.filters import BaseFilter
+from flask_babel import lazy_gettext as _l
+from wtforms import SelectField
+
+from app.extensions import db
+from app.services import scope
+from app.services.context import current_actor
+from app.services.errors import DomainError
+
+
+class ScopeFilter(BaseFilter):
+    """FAB base filter that applies services/scope.py for the logged-in actor."""
+
+    name = "scope"
+    arg_name = None
+
+    def apply(self, query, value):
+        return query.filter(scope.clause(current_actor(), self.model))
+
+
+SCOPED = [["id", ScopeFilter, lambda: None]]
+
+
+class LabelledEnumField(SelectField):
+    """A select over a LabelledEnum showing labels and storing members."""
+
+    def __init__(self, label=None, enum_cls=None, exclude=(), allow_blank=False, **kwargs):
+        self.enum_cls = enum_cls
+        choices = [(m.value, str(m.label)) for m in enum_cls if m not in exclude]
+        if allow_blank:
+            choices = [("", "—")] + choices
+        super().__init__(label, choices=choices, coerce=self._coerce, **kwargs)
+
+    def _coerce(self, value):
+        if value in (None, "", "None"):
+            return None
+        if isinstance(value, self.enum_cls):
+            return value
+        return self.enum_cls(value)
+
+    def _value(self):
+        return self.data.value if self.data is not None else ""
+
+    def iter_choices(self):
+        current = self.data.value if isinstance(self.data, self.enum_cls) else self.data
+        for value, label in self.choices:
+            yield (value, label, value == current, {})
+
+    def pre_validate(self, form):
+        values = [c[0] for c in self.choices]
+        current = self.data.value if isinstance(self.data, self.enum_cls) else (self.data or "")
+        if current not in values:
+            raise ValueError(str(_l("请选择有效的选项")))
+
+
+class ScopedModelView(ModelView):
+    """A ModelView whose every row access (list, show, edit, delete, bulk and single actions)
+    goes through services/scope.py. FAB's own action handlers use datamodel.get(pk) without
+    base_filters, so they are re-implemented here with the filter."""
+
+    base_filters = SCOPED
+    page_size = 20
+    label = None  # Chinese name of the entity, used for titles
+
+    def __init__(self, *args, **kwargs):
+        if self.label:
+            self.list_title = self.list_title or _l("%(label)s列表", label=self.label)
+            self.show_title = self.show_title or _l("查看%(label)s", label=self.label)
+            self.add_title = self.add_title or _l("新增%(label)s", label=self.label)
+            self.edit_title = self.edit_title or _l("编辑%(label)s", label=self.label)
+        super().__init__(*args, **kwargs)
+
+    def scoped_get(self, pk):
+        return self.datamodel.get(self._deserialize_pk_if_composite(pk), self._base_filters)
+
+    @expose("/action/<string:name>/<pk>", methods=["GET", "POST"])
+    def action(self, name, pk):
+        if not self.is_get_mutation_allowed() and request.method == "GET":
+            flash(as_unicode(FLAMSG_ERR_SEC_ACCESS_DENIED), "danger")
+            return redirect(self.get_redirect())
+        if name not in self.actions:
+            abort(404)
+        permission_name = self.get_action_permission_name(name)
+        if not self.appbuilder.sm.has_access(permission_name, self.class_permission_name):
+            flash(as_unicode(FLAMSG_ERR_SEC_ACCESS_DENIED), "danger")
+            return redirect(".")
+        item = self.scoped_get(pk)
+        if item is None:
+            abort(404)
+        return self.actions[name].func(item)
+
+    @expose("/action_post", methods=["POST"])
+    def action_post(self):
+        name = request.form.get("action", "")
+        if name not in self.actions:
+            abort(400)
+        permission_name = self.get_action_permission_name(name)
+        if not self.appbuilder.sm.has_access(permission_name, self.class_permission_name):
+            flash(as_unicode(FLAMSG_ERR_SEC_ACCESS_DENIED), "danger")
+            return redirect(".")
+        items = [self.scoped_get(pk) for pk in request.form.getlist("rowid")]
+        items = [i for i in items if i is not None]
+        if not items:
+            flash(_l("未选择任何可操作的记录"), "warning")
+            return redirect(self.get_redirect())
+        return self.actions[name].func(items)
+
+
+def run_service(fn, *args, success=None, **kwargs):
+    """Call a service for a screen: commit on success, roll back and flash the Chinese message
+    on a DomainError. Returns (ok, result)."""
+    try:
+        result = fn(db.session, current_actor(), *args, **kwargs)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "danger")
+        return False, None
+    if success:
+        flash(success, "success")
+    return True, result

@@ -1,0 +1,124 @@
+"""Settings. Every value can be overridden by an environment variable of the same name."""
+import os
+import secrets
+from pathlib import Path
+
+from flask_appbuilder.security.manager import AUTH_DB
+
+BASE_DIR = Path(__file__).resolve().parent
+_INSTANCE = Path(os.environ.get("INSTANCE_DIR", BASE_DIR / "instance"))
+
+
+def _env_bool(name, default):
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _secret_key(instance_dir):
+    """Use SECRET_KEY if given; otherwise generate one once and keep it under instance/."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    key_file = instance_dir / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+MENUS_ALL = "^(Org|Admin|OrgUnits|Regions|Accounts|AuditLog|MyJobs)$"
+
+
+class Config:
+    APP_NAME = os.environ.get("APP_NAME", "学籍与中招管理平台")
+    SECRET_KEY = None  # resolved lazily in create_app (needs INSTANCE_DIR)
+    INSTANCE_DIR = str(_INSTANCE)
+
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{_INSTANCE / 'registry.db'}"
+    )
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+    # Empty: jobs run in-process in a background thread (embedded default).
+    REDIS_URL = os.environ.get("REDIS_URL", "")
+    JOB_QUEUE = os.environ.get("JOB_QUEUE", "registry")
+    JOB_RESULT_DIR = os.environ.get("JOB_RESULT_DIR", str(_INSTANCE / "job_results"))
+
+    LOAD_DEMO = _env_bool("LOAD_DEMO", True)
+
+    # Flask-AppBuilder
+    AUTH_TYPE = AUTH_DB
+    AUTH_ROLE_ADMIN = "平台管理员"
+    AUTH_ROLE_PUBLIC = "Public"
+    AUTH_USER_REGISTRATION = False
+    FAB_CREATE_DB = False  # Alembic owns the schema
+    FAB_UPDATE_PERMS = _env_bool("FAB_UPDATE_PERMS", False)  # roles are code (FAB_ROLES)
+    FAB_ADD_SECURITY_API = False
+    FAB_API_SWAGGER_UI = True
+    FAB_SECURITY_MANAGER_CLASS = "app.security.RegistrySecurityManager"
+    FAB_INDEX_VIEW = "app.views.home.HomeView"
+    FAB_BASE_TEMPLATE = "registry_base.html"
+    FAB_PASSWORD_COMPLEXITY_ENABLED = True
+    FAB_PASSWORD_COMPLEXITY_VALIDATOR = "app.services.passwords.check_password_strength"
+    APP_THEME = ""
+    AUTH_RATE_LIMITED = False
+
+    LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", 5))
+    LOGIN_LOCK_MINUTES = int(os.environ.get("LOGIN_LOCK_MINUTES", 15))
+
+    BABEL_DEFAULT_LOCALE = "zh"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "translations")
+    LANGUAGES = {
+        "zh": {"flag": "cn", "name": "中文"},
+        "en": {"flag": "gb", "name": "English"},
+    }
+
+    WTF_CSRF_ENABLED = True
+    WTF_CSRF_TIME_LIMIT = None
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    PERMANENT_SESSION_LIFETIME = 8 * 3600
+
+    # Permissions per role template: regexes over (view, permission), checked by FAB.
+    # Levels (rank) and the org kind each role may be bound to live in app/security.py.
+    FAB_ROLES = {
+        "平台管理员": [[".*", ".*"]],
+        "省级管理员": [
+            ["^(OrgUnitView|OrgUnitApi|AccountView|AuditLogView|AuditLogApi|JobView|RegionView|RegionApi|HomeView)$", ".*"],
+            [MENUS_ALL, "menu_access"],
+        ],
+        "市级管理员": [
+            ["^(OrgUnitView|OrgUnitApi|AccountView|AuditLogView|AuditLogApi|JobView|RegionView|RegionApi|HomeView)$", ".*"],
+            [MENUS_ALL, "menu_access"],
+        ],
+        "县级管理员": [
+            ["^(OrgUnitView|OrgUnitApi|AccountView|AuditLogView|AuditLogApi|JobView|RegionView|RegionApi|HomeView)$", ".*"],
+            [MENUS_ALL, "menu_access"],
+        ],
+        "学校学籍管理员": [
+            ["^(OrgUnitView|OrgUnitApi)$", "^can_(list|show|get|info|export_workbook)$"],
+            ["^(AccountView|JobView|RegionView|RegionApi|HomeView)$", ".*"],
+            ["^(Org|Admin|OrgUnits|Regions|Accounts|MyJobs)$", "menu_access"],
+        ],
+        "只读查询员": [
+            ["^(OrgUnitView|OrgUnitApi|AuditLogView|AuditLogApi|RegionView|RegionApi)$", "^can_(list|show|get|info|export_workbook)$"],
+            ["^(JobView|HomeView)$", ".*"],
+            ["^(Org|Admin|OrgUnits|Regions|AuditLog|MyJobs)$", "menu_access"],
+        ],
+    }
+
+
+def load_config(overrides=None):
+    """A config object for create_app: class defaults, then explicit overrides (tests)."""
+    cfg = {k: getattr(Config, k) for k in dir(Config) if k.isupper()}
+    if overrides:
+        cfg.update(overrides)
+    instance_dir = Path(cfg["INSTANCE_DIR"])
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    if not cfg.get("SECRET_KEY"):
+        cfg["SECRET_KEY"] = _secret_key(instance_dir)
+    return cfg

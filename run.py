@@ -1,0 +1,40 @@
+"""`python run.py`: migrate, load the demo province on an empty database, serve.
+
+Environment: HOST (default 127.0.0.1), PORT (5000), LOAD_DEMO=0 to skip the demo,
+DATABASE_URL / REDIS_URL for the production components (see README)."""
+import os
+import sys
+
+from sqlalchemy import func, select
+
+from app import create_app
+from app.cli import print_accounts, setup_database
+from app.extensions import db
+
+
+def prepare(app):
+    with app.app_context():
+        setup_database()
+        from app.models.org import OrgUnit
+        empty = not db.session.scalar(select(func.count()).select_from(OrgUnit))
+        if empty and app.config["LOAD_DEMO"] and "--no-demo" not in sys.argv:
+            from app.services import demo
+            print("首次启动：正在建立演示省份（江西）…", flush=True)
+            demo.load_demo(db.session)
+            print_accounts(demo.sample_accounts(db.session))
+        elif not empty and app.config["LOAD_DEMO"]:
+            from app.services import demo
+            print_accounts(demo.sample_accounts(db.session))
+
+
+def main():
+    app = create_app()
+    prepare(app)
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = int(os.environ.get("PORT", "5000"))
+    print(f"平台已启动：http://{host}:{port}/", flush=True)
+    app.run(host=host, port=port, debug=False, threaded=True, use_reloader=False)
+
+
+if __name__ == "__main__":
+    main()
