@@ -43,8 +43,8 @@ def _ids_by_path(session, prefix):
     return dict(session.execute(select(OrgUnit.path, OrgUnit.id).where(OrgUnit.path.startswith(prefix))).all())
 
 
-def build_province(session, province_code="360000", schools_per_county=3):
-    """Create the org tree. Returns the number of units added."""
+def build_province(session, province_code="360000", schools_per_county=3, only_counties=None):
+    """Create the org tree (optionally only some counties, for small test worlds). Returns units added."""
     load_regions(session)
     province = session.get(Region, province_code)
     if province is None or province.level != 1:
@@ -59,6 +59,9 @@ def build_province(session, province_code="360000", schools_per_county=3):
         ids = _ids_by_path(session, root_path)
 
     regions = session.scalars(select(Region).where(Region.code.startswith(province_code[:2]), Region.level > 1).order_by(Region.code)).all()
+    if only_counties:
+        keep = set(only_counties) | {c[:4] + "00" for c in only_counties}
+        regions = [r for r in regions if r.code in keep]
     cities = [r for r in regions if r.level == 2]
     city_rows = []
     for r in cities:
@@ -114,7 +117,6 @@ def build_accounts(session, province_code="360000", password=DEMO_PASSWORD):
         .where(OrgUnit.path.startswith(root_path)).order_by(OrgUnit.path)
     ).all()
     prov = next(u for u in units if u.kind == OrgKind.PROVINCE)
-    prefix = Region.__table__  # noqa: F841 (kept simple: usernames use codes)
     wanted = [("admin", "平台管理员", prov.id, PLATFORM_ADMIN),
               ("sheng_admin", "省级管理员（演示）", prov.id, PROVINCE_ADMIN),
               ("sheng_viewer", "省级查询员（演示）", prov.id, READONLY)]
@@ -142,8 +144,8 @@ def build_accounts(session, province_code="360000", password=DEMO_PASSWORD):
     return len(new)
 
 
-def load_demo(session, province_code="360000", schools_per_county=3):
-    units = build_province(session, province_code, schools_per_county)
+def load_demo(session, province_code="360000", schools_per_county=3, only_counties=None):
+    units = build_province(session, province_code, schools_per_county, only_counties)
     users = build_accounts(session, province_code)
     session.commit()
     return units, users

@@ -15,7 +15,7 @@ from app.models.account import Account
 from app.services import accounts, orgs
 from app.services.context import current_actor
 from app.services.roles import grantable_roles
-from app.views.base import ScopedModelView, run_service
+from app.views.base import ScopedModelView, formatters, run_service
 
 ACCOUNT_LABELS = {
     "username": _l("用户名"), "real_name": _l("真实姓名"), "phone": _l("联系电话"),
@@ -65,6 +65,8 @@ class AccountView(ScopedModelView):
     search_columns = ["username", "real_name", "phone", "org_unit", "active"]
     order_columns = ["username", "real_name", "last_login"]
     base_order = ("username", "asc")
+    base_permissions = ["can_list", "can_show", "can_add", "can_edit"]
+    formatters_columns = formatters(["active", "last_login", "must_change_password", "locked_until", "created_on", "email", "login_count"])
     add_template = "appbuilder/general/model/add.html"
     edit_template = "appbuilder/general/model/edit.html"
 
@@ -110,9 +112,6 @@ class AccountView(ScopedModelView):
             if ok:
                 return None
         return self._get_edit_widget(form=form)
-
-    def _delete(self, pk):
-        flash(_l("账号不能删除，请使用“停用”"), "warning")
 
     @action("reset_password", _l("重置密码"), _l("确定为所选账号重置密码？"), "fa-key", multiple=False)
     def reset_password(self, item):

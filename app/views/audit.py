@@ -3,7 +3,7 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 
 from app.models.audit import AuditLog
-from app.views.base import ScopedModelView
+from app.views.base import ScopedModelView, show_value
 
 ACTIONS = {"create": "新增", "update": "修改", "delete": "删除", "bulk": "批量"}
 ENTITIES = {"org_unit": "机构", "ab_user": "账号"}
@@ -35,4 +35,5 @@ class AuditLogView(ScopedModelView):
         "action": lambda v: ACTIONS.get(v, v),
         "entity": lambda v: ENTITIES.get(v, v),
         "field": lambda v: FIELDS.get(v, v or ""),
+        "created_at": show_value, "old_value": show_value, "new_value": show_value, "reason": show_value,
     }

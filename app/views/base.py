@@ -29,9 +29,9 @@ SCOPED = [["id", ScopeFilter, lambda: None]]
 class LabelledEnumField(SelectField):
     """A select over a LabelledEnum showing labels and storing members."""
 
-    def __init__(self, label=None, enum_cls=None, exclude=(), allow_blank=False, **kwargs):
+    def __init__(self, label=None, enum_cls=None, exclude=(), allow_blank=False, order=None, **kwargs):
         self.enum_cls = enum_cls
-        choices = [(m.value, str(m.label)) for m in enum_cls if m not in exclude]
+        choices = [(m.value, str(m.label)) for m in (order or enum_cls) if m not in exclude]
         if allow_blank:
             choices = [("", "—")] + choices
         super().__init__(label, choices=choices, coerce=self._coerce, **kwargs)
@@ -124,3 +124,25 @@ def run_service(fn, *args, success=None, **kwargs):
     if success:
         flash(success, "success")
     return True, result
+
+
+def show_value(value):
+    """How a value reads on a screen: labels for enums, 是/否, blanks for None, minute-precision times."""
+    import datetime as _dt
+    import enum as _enum
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, _enum.Enum):
+        return str(getattr(value, "label", value.value))
+    if isinstance(value, _dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return value
+
+
+def formatters(model_columns, **extra):
+    """formatters_columns for the given columns, all through show_value unless overridden."""
+    out = {c: show_value for c in model_columns}
+    out.update(extra)
+    return out

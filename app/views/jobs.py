@@ -12,7 +12,7 @@ from app.models.job import Job
 from app.services import scope
 from app.services.context import current_actor
 from app.services.errors import NotFound
-from app.views.base import ScopedModelView
+from app.views.base import ScopedModelView, formatters
 
 
 class JobView(ScopedModelView):
@@ -30,7 +30,9 @@ class JobView(ScopedModelView):
     show_columns = ["id", "kind_label", "state", "progress", "message", "created_at", "started_at", "finished_at", "result_file"]
     search_columns = ["created_at"]
     base_order = ("id", "desc")
-    formatters_columns = {"result_file": lambda v: os.path.basename(v) if v else ""}
+    formatters_columns = formatters(["state", "message", "created_at", "started_at", "finished_at"],
+                                    result_file=lambda v: os.path.basename(v) if v else "",
+                                    progress=lambda v: f"{v or 0}%")
 
     @expose("/status")
     @has_access

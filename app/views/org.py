@@ -12,7 +12,7 @@ from app.jobs import enqueue
 from app.models.org import OrgKind, OrgUnit, Ownership, Region, SchoolType
 from app.services import orgs, scope
 from app.services.context import current_actor
-from app.views.base import SCOPED, LabelledEnumField, ScopedModelView, ScopeFilter, run_service
+from app.views.base import LabelledEnumField, ScopedModelView, ScopeFilter, formatters, run_service
 
 ORG_LABELS = {
     "name": _l("名称"),
@@ -62,14 +62,14 @@ class OrgUnitView(ScopedModelView):
     search_columns = ["name", "school_code", "address", "region", "parent"]
     order_columns = ["name", "school_code"]
     base_order = ("path", "asc")
-    formatters_columns = {"region": _region_name}
+    formatters_columns = formatters(["kind", "school_code", "school_type", "ownership", "address", "may_enroll", "active"], region=_region_name)
     description_columns = {
         "school_code": _l("10 位数字，全国唯一；仅学校填写"),
         "region": _l("县级及以上机构选择对应行政区划；学校可留空（默认为所属县区）"),
         "parent": _l("学校的上级为县（区）教育局"),
     }
     add_form_extra_fields = {
-        "kind": LabelledEnumField(_l("机构类型"), enum_cls=OrgKind, exclude=(OrgKind.PROVINCE,)),
+        "kind": LabelledEnumField(_l("机构类型"), enum_cls=OrgKind, exclude=(OrgKind.PROVINCE,), order=(OrgKind.SCHOOL, OrgKind.COUNTY, OrgKind.CITY)),
         "school_type": LabelledEnumField(_l("办学类型"), enum_cls=SchoolType, allow_blank=True),
         "ownership": LabelledEnumField(_l("办学性质"), enum_cls=Ownership, allow_blank=True),
     }
