@@ -35,13 +35,19 @@ def _entity_name(obj):
     return obj.__class__.__tablename__
 
 
+def _pk(obj):
+    # identity is not assigned yet in after_flush for new rows; the primary key attribute is.
+    values = inspect(obj).mapper.primary_key_from_instance(obj)
+    return "/".join(str(v) for v in values) if all(v is not None for v in values) else None
+
+
 def _base_row(obj, action, now, actor, reason):
     return {
         "created_at": now,
         "actor_id": getattr(actor, "id", None),
         "actor_name": getattr(actor, "username", None) or "系统",
         "entity": _entity_name(obj),
-        "entity_id": str(inspect(obj).identity[0]) if inspect(obj).identity else None,
+        "entity_id": _pk(obj),
         "entity_label": str(obj)[:255],
         "action": action,
         "reason": (reason or None) and str(reason)[:255],

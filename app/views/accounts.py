@@ -65,6 +65,8 @@ class AccountView(ScopedModelView):
     search_columns = ["username", "real_name", "phone", "org_unit", "active"]
     order_columns = ["username", "real_name", "last_login"]
     base_order = ("username", "asc")
+    add_columns = ["username", "real_name", "phone", "email", "org_unit", "roles", "password"]
+    edit_columns = ["real_name", "phone", "roles", "active"]
     base_permissions = ["can_list", "can_show", "can_add", "can_edit"]
     formatters_columns = formatters(["active", "last_login", "must_change_password", "locked_until", "created_on", "email", "login_count"])
     add_template = "appbuilder/general/model/add.html"
