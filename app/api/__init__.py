@@ -54,6 +54,15 @@ class OrgUnitApi(ScopedModelRestApi):
     search_columns = ["name", "school_code", "region", "parent"]
     order_columns = ["name", "school_code", "path"]
 
+    def _init_model_schemas(self):
+        super()._init_model_schemas()
+        # A school's region defaults to its county's: the service decides, not the schema.
+        for name in ("region", "school_code", "school_type", "ownership"):
+            field = self.add_model_schema.fields.get(name)
+            if field is not None:
+                field.required = False
+                field.allow_none = True
+
     def pre_add(self, item):
         orgs.validate_new(db.session, current_actor(), item)
 

@@ -44,6 +44,11 @@ def _as_kind(value):
 
 def validate_new(session, actor, unit):
     """Check a unit about to be created and fill in its path. Raises DomainError; writes nothing."""
+    with session.no_autoflush:  # the half-built unit must not be flushed by our own checks
+        return _validate_new(session, actor, unit)
+
+
+def _validate_new(session, actor, unit):
     require_unit_manager(actor)
     unit.kind = _as_kind(unit.kind)
     unit.name = _clean(unit.name)
@@ -135,6 +140,11 @@ def create_unit(session, actor, **fields):
 
 def validate_update(session, actor, unit):
     """Check an edited unit (already in scope). Kind, parent and region do not change by edit."""
+    with session.no_autoflush:
+        return _validate_update(session, actor, unit)
+
+
+def _validate_update(session, actor, unit):
     require_unit_manager(actor)
     state = inspect(unit)
     for attr in IMMUTABLE_FIELDS:

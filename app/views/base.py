@@ -6,6 +6,7 @@ from flask_appbuilder.const import FLAMSG_ERR_SEC_ACCESS_DENIED
 from flask_appbuilder.models.filters import BaseFilter
 from flask_babel import lazy_gettext as _l
 from wtforms import SelectField
+from wtforms.validators import ValidationError
 
 from app.extensions import db
 from app.services import scope
@@ -55,7 +56,7 @@ class LabelledEnumField(SelectField):
         values = [c[0] for c in self.choices]
         current = self.data.value if isinstance(self.data, self.enum_cls) else (self.data or "")
         if current not in values:
-            raise ValueError(str(_l("请选择有效的选项")))
+            raise ValidationError(str(_l("请选择有效的选项")))
 
 
 class ScopedModelView(ModelView):

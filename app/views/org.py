@@ -2,6 +2,11 @@
 from flask import redirect, url_for
 from flask_appbuilder import ModelView, expose, has_access
 from flask_appbuilder.actions import action
+from flask_appbuilder.fields import QuerySelectField
+from flask_appbuilder.fieldwidgets import Select2Widget
+from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+from wtforms import StringField
+from wtforms.validators import Optional
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import FilterNotEqual
 from flask_appbuilder.models.sqla.interface import SQLAInterface
@@ -45,6 +50,12 @@ class RegionInActorArea(BaseFilter):
         return query.filter(Region.code.startswith(prefix))
 
 
+def _regions_in_area():
+    """Regions inside the actor's own region, for the add form's optional region select."""
+    query = db.session.query(Region).order_by(Region.code)
+    return RegionInActorArea("code", SQLAInterface(Region)).apply(query, None).all()
+
+
 def _region_name(region):
     return region.full_name if region else ""
 
@@ -68,18 +79,24 @@ class OrgUnitView(ScopedModelView):
         "region": _l("县级及以上机构选择对应行政区划；学校可留空（默认为所属县区）"),
         "parent": _l("学校的上级为县（区）教育局"),
     }
+    # The uniqueness of 学校标识码 is checked by the service, with a message that names no other school.
     add_form_extra_fields = {
+        "school_code": StringField(_l("学校标识码"), widget=BS3TextFieldWidget(), description=_l("10 位数字，全国唯一；仅学校填写")),
         "kind": LabelledEnumField(_l("机构类型"), enum_cls=OrgKind, exclude=(OrgKind.PROVINCE,), order=(OrgKind.SCHOOL, OrgKind.COUNTY, OrgKind.CITY)),
+        "region": QuerySelectField(_l("行政区划"), query_func=_regions_in_area, get_pk_func=lambda r: r.code,
+                                   get_label=lambda r: f"{r.full_name}（{r.code}）", allow_blank=True,
+                                   blank_text=_l("（学校默认为所属县区）"), widget=Select2Widget(),
+                                   validators=[Optional()]),
         "school_type": LabelledEnumField(_l("办学类型"), enum_cls=SchoolType, allow_blank=True),
         "ownership": LabelledEnumField(_l("办学性质"), enum_cls=Ownership, allow_blank=True),
     }
     edit_form_extra_fields = {
+        "school_code": StringField(_l("学校标识码"), widget=BS3TextFieldWidget(), description=_l("10 位数字，全国唯一；仅学校填写")),
         "school_type": LabelledEnumField(_l("办学类型"), enum_cls=SchoolType, allow_blank=True),
         "ownership": LabelledEnumField(_l("办学性质"), enum_cls=Ownership, allow_blank=True),
     }
     add_form_query_rel_fields = {
         "parent": [["id", ScopeFilter, None], ["kind", FilterNotEqual, OrgKind.SCHOOL]],
-        "region": [["code", RegionInActorArea, None]],
     }
 
     def pre_add(self, item):
