@@ -136,3 +136,31 @@ def api_token(app):
         assert r.status_code == 200, r.get_data(as_text=True)
         return c, {"Authorization": f"Bearer {r.json['access_token']}"}
     return make
+
+
+def finish_jobs(app, job_id, timeout=120):
+    """Wait for a job to end. With REDIS_URL set this is the production path: a real `rq worker`
+    process (burst mode) built from the environment runs the queue; otherwise the in-process
+    worker thread already runs it."""
+    import subprocess
+    import sys
+    from app.jobs import wait_for
+    from app.extensions import db
+
+    if app.config.get("REDIS_URL"):
+        env = dict(os.environ)
+        env.update({
+            "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+            "REDIS_URL": app.config["REDIS_URL"],
+            "JOB_QUEUE": app.config["JOB_QUEUE"],
+            "JOB_RESULT_DIR": app.config["JOB_RESULT_DIR"],
+            "INSTANCE_DIR": app.config["INSTANCE_DIR"],
+            "SECRET_KEY": app.config["SECRET_KEY"],
+            "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        })
+        rq = os.path.join(os.path.dirname(sys.executable), "rq")
+        done = subprocess.run([rq, "worker", "--burst", "--url", app.config["REDIS_URL"], app.config["JOB_QUEUE"]],
+                              env=env, capture_output=True, text=True, timeout=timeout)
+        assert done.returncode == 0, done.stdout + done.stderr
+    with app.app_context():
+        return wait_for(db.session, job_id, timeout=timeout)

@@ -7,9 +7,8 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from app.extensions import db
-from app.jobs import wait_for
 from app.models import Account, AuditLog, Job, OrgUnit
-from tests.conftest import account, unit
+from tests.conftest import account, finish_jobs, unit
 
 OWN = "county_360102"        # 东湖区
 SIBLING_SCHOOL = "3601030001"  # 西湖第一小学, same city, other county
@@ -116,10 +115,9 @@ def test_export_contains_only_own_subtree_and_download_is_owner_only(app, as_use
     assert r.status_code == 302
     with app.app_context():
         owner = account(db.session, OWN)
-        job = db.session.scalars(select(Job).where(Job.actor_id == owner.id)).one()
-        job = wait_for(db.session, job.id, timeout=60)
-        assert job.state.value == "finished", job.message
-        job_id = job.id
+        job_id = db.session.scalars(select(Job).where(Job.actor_id == owner.id)).one().id
+    job = finish_jobs(app, job_id)
+    assert job.state.value == "finished", job.message
     data = c.get(f"/jobview/download/{job_id}")
     assert data.status_code == 200
     ws = load_workbook(io.BytesIO(data.data), read_only=True).active
