@@ -1,0 +1,57 @@
+"""Pure rules: password policy, region data, role levels."""
+import pytest
+
+from app.codes.regions import national_regions, source_metadata
+from app.models.org import OrgKind
+from app.services import passwords
+from app.services.roles import (
+    CITY_ADMIN, COUNTY_ADMIN, PROVINCE_ADMIN, READONLY, SCHOOL_ADMIN, grantable_roles, role_fits_unit,
+)
+
+
+@pytest.mark.parametrize("pw, ok", [
+    ("Demo@2026", True), ("abcDEF12", True), ("abcdefgh", False), ("Ab1!", False), ("ABCD1234", False),
+])
+def test_password_policy(pw, ok):
+    assert (passwords.problems(pw) == []) is ok
+
+
+def test_password_must_not_contain_username():
+    assert "密码不能包含用户名" in passwords.problems("Zhang3@san", "zhang3")
+
+
+def test_temporary_passwords_meet_policy_and_differ():
+    made = {passwords.generate_temporary() for _ in range(20)}
+    assert len(made) == 20 and all(passwords.problems(p) == [] for p in made)
+
+
+def test_regions_are_the_national_table():
+    regions = {code: (name, full, level, parent) for code, name, full, level, parent in national_regions()}
+    assert regions["360000"][0] == "江西省"
+    assert regions["360102"] == ("东湖区", "江西省南昌市东湖区", 3, "360100")
+    assert regions["110101"][1] == "北京市东城区"  # municipality: no "市辖区" in the full name
+    assert sum(1 for v in regions.values() if v[2] == 1) >= 31
+    assert sum(1 for v in regions.values() if v[2] == 3) > 2800
+    assert source_metadata()["data_as_of"] >= "2025-12-31"
+
+
+class _Role:
+    def __init__(self, name):
+        self.name = name
+
+
+class _Actor:
+    def __init__(self, *roles):
+        self.roles = [_Role(r) for r in roles]
+
+
+def test_grantable_roles_are_own_level_or_below():
+    assert set(grantable_roles(_Actor(COUNTY_ADMIN))) == {COUNTY_ADMIN, SCHOOL_ADMIN, READONLY}
+    assert set(grantable_roles(_Actor(SCHOOL_ADMIN), OrgKind.SCHOOL)) == {SCHOOL_ADMIN, READONLY}
+    assert PROVINCE_ADMIN not in grantable_roles(_Actor(CITY_ADMIN))
+    assert grantable_roles(_Actor(READONLY)) == [READONLY]
+
+
+def test_roles_fit_their_level():
+    assert role_fits_unit(COUNTY_ADMIN, OrgKind.COUNTY) and not role_fits_unit(COUNTY_ADMIN, OrgKind.SCHOOL)
+    assert role_fits_unit(READONLY, OrgKind.SCHOOL) and role_fits_unit(READONLY, OrgKind.PROVINCE)
