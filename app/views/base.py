@@ -147,3 +147,13 @@ def formatters(model_columns, **extra):
     out = {c: show_value for c in model_columns}
     out.update(extra)
     return out
+
+
+def enum_label(enum_cls):
+    """FAB hands enum columns to formatters as their stored value; show the label instead."""
+    def fmt(value):
+        if value in (None, ""):
+            return ""
+        member = value if isinstance(value, enum_cls) else enum_cls(value)
+        return str(member.label)
+    return fmt

@@ -8,11 +8,11 @@ from flask_babel import lazy_gettext as _l
 
 from app.extensions import db
 from app.jobs import job_status
-from app.models.job import Job
+from app.models.job import Job, JobState
 from app.services import scope
 from app.services.context import current_actor
 from app.services.errors import NotFound
-from app.views.base import ScopedModelView, formatters
+from app.views.base import ScopedModelView, enum_label, formatters
 
 
 class JobView(ScopedModelView):
@@ -30,9 +30,9 @@ class JobView(ScopedModelView):
     show_columns = ["id", "kind_label", "state", "progress", "message", "created_at", "started_at", "finished_at", "result_file"]
     search_columns = ["created_at"]
     base_order = ("id", "desc")
-    formatters_columns = formatters(["state", "message", "created_at", "started_at", "finished_at"],
+    formatters_columns = formatters(["message", "created_at", "started_at", "finished_at"],
                                     result_file=lambda v: os.path.basename(v) if v else "",
-                                    progress=lambda v: f"{v or 0}%")
+                                    progress=lambda v: f"{v or 0}%", state=enum_label(JobState))
 
     @expose("/status")
     @has_access

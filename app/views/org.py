@@ -17,7 +17,7 @@ from app.jobs import enqueue
 from app.models.org import OrgKind, OrgUnit, Ownership, Region, SchoolType
 from app.services import orgs, scope
 from app.services.context import current_actor
-from app.views.base import LabelledEnumField, ScopedModelView, ScopeFilter, formatters, run_service
+from app.views.base import LabelledEnumField, ScopedModelView, ScopeFilter, enum_label, formatters, run_service
 
 ORG_LABELS = {
     "name": _l("名称"),
@@ -73,7 +73,9 @@ class OrgUnitView(ScopedModelView):
     search_columns = ["name", "school_code", "address", "region", "parent"]
     order_columns = ["name", "school_code"]
     base_order = ("path", "asc")
-    formatters_columns = formatters(["kind", "school_code", "school_type", "ownership", "address", "may_enroll", "active"], region=_region_name)
+    formatters_columns = formatters(["school_code", "address", "may_enroll", "active"], region=_region_name,
+                                    kind=enum_label(OrgKind), school_type=enum_label(SchoolType),
+                                    ownership=enum_label(Ownership))
     description_columns = {
         "school_code": _l("10 位数字，全国唯一；仅学校填写"),
         "region": _l("县级及以上机构选择对应行政区划；学校可留空（默认为所属县区）"),

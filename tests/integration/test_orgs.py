@@ -166,3 +166,16 @@ def test_api_create_and_bad_input(app, api_token):
     assert r.status_code == 400
     with app.app_context():
         assert unit(db.session, "3601020087") is None
+
+
+def test_list_and_show_use_names_not_codes(app, as_user):
+    c = as_user("county_360102")
+    html = c.get("/orgunitview/list/").get_data(as_text=True)
+    assert "<td>学校</td>" in html and "<td>小学</td>" in html and "<td>公办</td>" in html
+    assert "江西省南昌市东湖区" in html
+    for raw in (">school<", ">primary<", ">public<", ">True<", ">None<"):
+        assert raw not in html.replace(" ", "").replace("\n", "")
+    with app.app_context():
+        pk = unit(db.session, "3601020001").id
+    show = c.get(f"/orgunitview/show/{pk}").get_data(as_text=True)
+    assert "小学" in show and "primary" not in show
