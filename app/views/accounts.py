@@ -15,7 +15,7 @@ from app.models.account import Account
 from app.services import accounts, orgs
 from app.services.context import current_actor
 from app.services.roles import grantable_roles
-from app.views.base import ScopedModelView, formatters, run_service
+from app.views.base import ScopedModelView, ScopeFilter, formatters, run_service
 
 ACCOUNT_LABELS = {
     "username": _l("用户名"), "real_name": _l("真实姓名"), "phone": _l("联系电话"),
@@ -65,6 +65,7 @@ class AccountView(ScopedModelView):
     search_columns = ["username", "real_name", "phone", "org_unit", "active"]
     order_columns = ["username", "real_name", "last_login"]
     base_order = ("username", "asc")
+    search_form_query_rel_fields = {"org_unit": [["id", ScopeFilter, None]]}
     add_columns = ["username", "real_name", "phone", "email", "org_unit", "roles", "password"]
     edit_columns = ["real_name", "phone", "roles", "active"]
     base_permissions = ["can_list", "can_show", "can_add", "can_edit"]

@@ -17,7 +17,9 @@ from app.jobs import enqueue
 from app.models.org import OrgKind, OrgUnit, Ownership, Region, SchoolType
 from app.services import orgs, scope
 from app.services.context import current_actor
-from app.views.base import LabelledEnumField, ScopedModelView, ScopeFilter, enum_label, formatters, run_service
+from app.views.base import (
+    LabelledEnumField, ScopedModelView, ScopeFilter, enum_label, formatters, run_service, show_value,
+)
 
 ORG_LABELS = {
     "name": _l("名称"),
@@ -97,6 +99,11 @@ class OrgUnitView(ScopedModelView):
         "school_type": LabelledEnumField(_l("办学类型"), enum_cls=SchoolType, allow_blank=True),
         "ownership": LabelledEnumField(_l("办学性质"), enum_cls=Ownership, allow_blank=True),
     }
+    # The search widget's relation dropdowns list related rows too: scope them like everything else.
+    search_form_query_rel_fields = {
+        "parent": [["id", ScopeFilter, None]],
+        "region": [["code", RegionInActorArea, None]],
+    }
     add_form_query_rel_fields = {
         "parent": [["id", ScopeFilter, None], ["kind", FilterNotEqual, OrgKind.SCHOOL]],
     }
@@ -131,6 +138,9 @@ class OrgUnitView(ScopedModelView):
         return redirect(self.get_redirect())
 
 
+REGION_LEVELS = {1: _l("省级"), 2: _l("地级"), 3: _l("县级")}
+
+
 class RegionView(ModelView):
     datamodel = SQLAInterface(Region)
     list_title = _l("行政区划")
@@ -144,5 +154,5 @@ class RegionView(ModelView):
     search_columns = ["code", "name", "full_name"]
     base_order = ("code", "asc")
     base_permissions = ["can_list", "can_show"]
-    formatters_columns = {"level": lambda v: {1: "省级", 2: "地级", 3: "县级"}.get(v, v)}
+    formatters_columns = {"level": lambda v: REGION_LEVELS.get(v, v), "parent_code": show_value}
     page_size = 50

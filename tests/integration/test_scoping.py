@@ -164,3 +164,12 @@ def test_school_officer_sees_only_its_school(as_user):
     html = as_user("school_3601020001").get("/orgunitview/list/").get_data(as_text=True)
     assert "东湖第一小学" in html
     assert "东湖第一初级中学" not in html and "西湖" not in html
+
+
+@pytest.mark.parametrize("url", ["/orgunitview/list/", "/accountview/list/"])
+def test_search_filter_choices_are_scoped(as_user, url):
+    # FAB embeds the relation filters' choices as JSON (escaped) in the list page.
+    html = as_user(OWN).get(url).get_data(as_text=True)
+    escaped = lambda s: s.encode("unicode_escape").decode("ascii")  # noqa: E731
+    assert escaped("东湖第一小学") in html
+    assert escaped("西湖") not in html and escaped("濂溪") not in html and "西湖" not in html
