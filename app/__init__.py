@@ -20,6 +20,7 @@ def create_app(config=None):
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.WARNING)
 
     i18n.compile_catalogs(app.config["BABEL_TRANSLATION_DIRECTORIES"])
+    i18n.merge_into_wtforms_translations()
     from app import models  # noqa: F401  register every table on the shared metadata
 
     db.init_app(app)
@@ -39,6 +40,9 @@ def create_app(config=None):
 
     from app.security import force_password_change
     app.before_request(force_password_change)
+
+    from app.views import errors
+    errors.register(app)  # Chinese error pages
 
     from app import cli
     cli.register(app)

@@ -3,6 +3,7 @@ import datetime
 import os
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
@@ -20,7 +21,7 @@ def result_path(job_name):
 ORG_HEADERS = ["名称", "机构类型", "学校标识码", "办学类型", "办学性质", "行政区划", "区划代码", "上级机构", "地址", "可招生", "启用"]
 
 
-@job_kind("export_org_units", "导出机构与学校名录")
+@job_kind("export_org_units", _l("导出机构与学校名录"))
 def export_org_units(session, actor, params, progress):
     total = session.scalar(select(func.count()).select_from(OrgUnit).where(scope.clause(actor, OrgUnit))) or 0
     parent = OrgUnit.__table__.alias("parent")

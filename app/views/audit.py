@@ -5,15 +5,15 @@ from flask_babel import lazy_gettext as _l
 from app.models.audit import AuditLog
 from app.views.base import ScopedModelView, show_value
 
-ACTIONS = {"create": "新增", "update": "修改", "delete": "删除", "bulk": "批量"}
-ENTITIES = {"org_unit": "机构", "ab_user": "账号"}
+ACTIONS = {"create": _l("新增"), "update": _l("修改"), "delete": _l("删除"), "bulk": _l("批量")}
+ENTITIES = {"org_unit": _l("机构"), "ab_user": _l("账号")}
 FIELDS = {
-    "name": "名称", "kind": "机构类型", "parent_id": "上级机构", "region_code": "区划代码",
-    "path": "层级路径", "school_code": "学校标识码", "school_type": "办学类型", "ownership": "办学性质",
-    "address": "地址", "may_enroll": "可招生", "active": "启用", "username": "用户名",
-    "real_name": "真实姓名", "first_name": "姓名", "last_name": "姓", "phone": "联系电话",
-    "email": "电子邮箱", "org_unit_id": "所属机构", "roles": "角色", "password": "密码",
-    "must_change_password": "须修改密码", "locked_until": "锁定至",
+    "name": _l("名称"), "kind": _l("机构类型"), "parent_id": _l("上级机构"), "region_code": _l("区划代码"),
+    "path": _l("层级路径"), "school_code": _l("学校标识码"), "school_type": _l("办学类型"), "ownership": _l("办学性质"),
+    "address": _l("地址"), "may_enroll": _l("可招生"), "active": _l("启用"), "username": _l("用户名"),
+    "real_name": _l("真实姓名"), "first_name": _l("姓名"), "last_name": _l("姓"), "phone": _l("联系电话"),
+    "email": _l("电子邮箱"), "org_unit_id": _l("所属机构"), "roles": _l("角色"), "password": _l("密码"),
+    "must_change_password": _l("须修改密码"), "locked_until": _l("锁定至"),
 }
 
 

@@ -32,7 +32,7 @@ class LabelledEnumField(SelectField):
 
     def __init__(self, label=None, enum_cls=None, exclude=(), allow_blank=False, order=None, **kwargs):
         self.enum_cls = enum_cls
-        choices = [(m.value, str(m.label)) for m in (order or enum_cls) if m not in exclude]
+        choices = [(m.value, m.label) for m in (order or enum_cls) if m not in exclude]  # lazy: per-request language
         if allow_blank:
             choices = [("", "—")] + choices
         super().__init__(label, choices=choices, coerce=self._coerce, **kwargs)
@@ -75,6 +75,11 @@ class ScopedModelView(ModelView):
             self.add_title = self.add_title or _l("新增%(label)s", label=self.label)
             self.edit_title = self.edit_title or _l("编辑%(label)s", label=self.label)
         super().__init__(*args, **kwargs)
+        # Blanks, not "None", for empty values of columns without a formatter of their own.
+        for col in set(self.list_columns) | set(self.show_columns):
+            self.formatters_columns.setdefault(col, show_value)
+        for form in (self.add_form, self.edit_form, self.search_form):
+            blank_option_text(form)
 
     def scoped_get(self, pk):
         return self.datamodel.get(self._deserialize_pk_if_composite(pk), self._base_filters)
@@ -112,6 +117,18 @@ class ScopedModelView(ModelView):
         return self.actions[name].func(items)
 
 
+def blank_option_text(form_cls, text=_l("（请选择）")):
+    """FAB's generated relation selects have an empty blank option, which WTForms then shows as
+    its value "__None"; give it a Chinese text instead."""
+    from flask_appbuilder.fields import QuerySelectField
+    from wtforms.fields.core import UnboundField
+
+    for field in vars(form_cls or object).values():
+        if (isinstance(field, UnboundField) and issubclass(field.field_class, QuerySelectField)
+                and not field.kwargs.get("blank_text")):
+            field.kwargs["blank_text"] = text
+
+
 def run_service(fn, *args, success=None, **kwargs):
     """Call a service for a screen: commit on success, roll back and flash the Chinese message
     on a DomainError. Returns (ok, result)."""
@@ -134,7 +151,7 @@ def show_value(value):
     if value is None:
         return ""
     if isinstance(value, bool):
-        return "是" if value else "否"
+        return _l("是") if value else _l("否")
     if isinstance(value, _enum.Enum):
         return str(getattr(value, "label", value.value))
     if isinstance(value, _dt.datetime):
