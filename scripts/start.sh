@@ -6,21 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PYTHON="${PYTHON:-python3}"
-REQS=requirements.txt
-STAMP=.venv/.installed-requirements.sha256
-
-if [ ! -x .venv/bin/python ]; then
-    echo "创建虚拟环境 .venv …" >&2
-    "$PYTHON" -m venv .venv
-fi
-
-# Reinstall only when the requirement files changed (hash kept in .venv).
-want="$(cat "$REQS" | sha256sum | cut -d' ' -f1)"
-if [ "$(cat "$STAMP" 2>/dev/null || true)" != "$want" ]; then
-    echo "安装依赖（$REQS）…" >&2
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$REQS"
-    echo "$want" > "$STAMP"
-fi
+. scripts/venv.sh
+ensure_venv requirements.txt
 
 exec .venv/bin/python run.py "$@"

@@ -7,22 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PYTHON="${PYTHON:-python3}"
-REQS=requirements-dev.txt
-STAMP=.venv/.installed-requirements-dev.sha256
-
-if [ ! -x .venv/bin/python ]; then
-    echo "creating .venv …" >&2
-    "$PYTHON" -m venv .venv
-fi
-
-# Reinstall only when a requirement file changed (hash kept in .venv).
-want="$(cat requirements.txt "$REQS" | sha256sum | cut -d' ' -f1)"
-if [ "$(cat "$STAMP" 2>/dev/null || true)" != "$want" ]; then
-    echo "installing $REQS …" >&2
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$REQS"
-    echo "$want" > "$STAMP"
-fi
+. scripts/venv.sh
+ensure_venv requirements-dev.txt
 
 # Browser and CJK fonts for the e2e test, from Debian's packages.
 if [ ! -x /usr/bin/chromium ]; then
