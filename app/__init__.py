@@ -22,6 +22,7 @@ def create_app(config=None):
     i18n.compile_catalogs(app.config["BABEL_TRANSLATION_DIRECTORIES"])
     i18n.merge_into_wtforms_translations()
     from app import models  # noqa: F401  register every table on the shared metadata
+    from app.services import students  # noqa: F401  request types and scoping rules of the registry
 
     db.init_app(app)
     _tune_sqlite(app, db)

@@ -57,7 +57,8 @@ def app(tmp_instance):
     return app
 
 
-MUTABLE_TABLES = ["job", "audit_log", "ab_user_role", "ab_user", "org_unit"]
+MUTABLE_TABLES = ["job", "audit_log", "attachment", "student_history", "request_step", "request", "guardian",
+                  "student", "ab_user_role", "ab_user", "org_unit"]
 
 
 def reset_world(app):

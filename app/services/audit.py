@@ -154,3 +154,13 @@ def query_log(session, actor, *, actor_name=None, entity=None, entity_id=None, s
     if until:
         stmt = stmt.where(AuditLog.created_at <= until)
     return session.scalars(stmt.limit(limit)).all()
+
+
+def record_access(session, actor, entity, entity_id, label, field, where, org_path):
+    """Reading a secret (a full ID number) is logged like a change: who, when, which record, where."""
+    session.execute(insert(AuditLog), [{
+        "created_at": datetime.datetime.now(), "actor_id": getattr(actor, "id", None),
+        "actor_name": getattr(actor, "username", None) or "系统", "entity": entity, "entity_id": str(entity_id),
+        "entity_label": label[:255], "action": "view", "field": field, "old_value": None, "new_value": None,
+        "reason": where[:255], "org_path": org_path,
+    }])

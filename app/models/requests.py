@@ -1,0 +1,92 @@
+"""The one approval engine's tables: a Request of some type moving through RequestSteps."""
+import datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.org import LabelledEnum, _enum_column
+
+
+class RequestState(LabelledEnum):
+    PENDING = ("pending", _l("待核办"))
+    APPROVED = ("approved", _l("已通过"))
+    REJECTED = ("rejected", _l("已驳回"))
+    CANCELLED = ("cancelled", _l("已撤销"))
+
+
+class StepDecision(LabelledEnum):
+    WAITING = ("waiting", _l("未到"))
+    PENDING = ("pending", _l("待审批"))
+    APPROVED = ("approved", _l("同意"))
+    REJECTED = ("rejected", _l("驳回"))
+    CANCELLED = ("cancelled", _l("已撤销"))
+
+
+OPEN_LOCK_WHERE = text("state = 'pending' AND locks_student")
+
+
+class Request(db.Model):
+    __tablename__ = "request"
+    __audit__ = True
+    __table_args__ = (
+        # One open locking request per student, enforced by the database too.
+        Index("uq_request_open_lock", "student_id", unique=True,
+              postgresql_where=OPEN_LOCK_WHERE, sqlite_where=OPEN_LOCK_WHERE),
+        Index("ix_request_type_state", "type", "state"),
+        Index("ix_request_school_state", "school_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    type: Mapped[str] = mapped_column(String(40), nullable=False)
+    state: Mapped[RequestState] = mapped_column(_enum_column(RequestState), nullable=False, default=RequestState.PENDING)
+    student_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("student.id"), index=True)
+    school_id: Mapped[int] = mapped_column(Integer, ForeignKey("org_unit.id"), nullable=False)  # initiating unit
+    initiator_id: Mapped[int] = mapped_column(Integer, ForeignKey("ab_user.id"), nullable=False)
+    locks_student: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    payload: Mapped[dict | None] = mapped_column(JSON)
+    reason: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str | None] = mapped_column(Text)  # the last decision's comment / cancel reason
+    current_step: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime, nullable=False, default=datetime.datetime.now, index=True)
+    decided_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    student = relationship("Student")
+    school = relationship("OrgUnit")
+    initiator = relationship("Account", foreign_keys=[initiator_id])
+    steps = relationship("RequestStep", back_populates="request", order_by="RequestStep.seq",
+                         cascade="all, delete-orphan")
+    attachments = relationship("Attachment", primaryjoin="Attachment.request_id == Request.id", viewonly=True)
+
+    @property
+    def audit_org_path(self):
+        return self.school.path if self.school is not None else None
+
+    @property
+    def type_label(self):
+        from app.services.requests import REQUEST_TYPES
+        spec = REQUEST_TYPES.get(self.type)
+        return str(spec.label) if spec else self.type
+
+    def __str__(self):
+        return f"{self.type_label} #{self.id}"
+
+
+class RequestStep(db.Model):
+    __tablename__ = "request_step"
+    __table_args__ = (Index("ix_request_step_org_decision", "org_unit_id", "decision"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(Integer, ForeignKey("request.id", ondelete="CASCADE"), nullable=False, index=True)
+    seq: Mapped[int] = mapped_column(Integer, nullable=False)
+    org_unit_id: Mapped[int] = mapped_column(Integer, ForeignKey("org_unit.id"), nullable=False)
+    decision: Mapped[StepDecision] = mapped_column(_enum_column(StepDecision), nullable=False, default=StepDecision.WAITING)
+    actor_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("ab_user.id"))
+    comment: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+
+    request = relationship("Request", back_populates="steps")
+    org_unit = relationship("OrgUnit")
+    actor = relationship("Account", foreign_keys=[actor_id])

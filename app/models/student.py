@@ -1,0 +1,162 @@
+"""学籍: the student record, guardians, history spans and evidence attachments."""
+import datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import (Boolean, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, text)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.org import LabelledEnum, _enum_column
+
+
+class StudentStatus(LabelledEnum):
+    REGISTERING = ("registering", _l("注册待核办"))
+    IN_SCHOOL = ("in_school", _l("在校"))
+    SUSPENDED = ("suspended", _l("休学"))
+    GRADUATED = ("graduated", _l("毕业"))
+    TRANSFERRED_OUT = ("transferred_out", _l("转出"))
+    DROPPED_OUT = ("dropped_out", _l("退学"))
+    LEFT_OTHER = ("left_other", _l("其他离校"))
+    DECEASED = ("deceased", _l("死亡"))
+    DELETED = ("deleted", _l("已删除"))
+
+
+# A person has one record in the province (一人一籍) unless it was deleted or moved away.
+INACTIVE_STATUSES = ("deleted", "transferred_out")
+ACTIVE_WHERE = text("id_number IS NOT NULL AND status NOT IN ('deleted', 'transferred_out')")
+KEY_FIELDS = ("name", "gender", "birth_date", "id_type", "id_number", "ethnicity")
+
+
+class Student(db.Model):
+    __tablename__ = "student"
+    __audit__ = True
+    __table_args__ = (
+        Index("uq_student_active_id_number", "id_number", unique=True,
+              postgresql_where=ACTIVE_WHERE, sqlite_where=ACTIVE_WHERE),
+        Index("ix_student_school_status", "school_id", "status"),
+        Index("ix_student_school_grade_class", "school_id", "grade", "class_name"),
+        Index("ix_student_name", "name"),
+        Index("ix_student_name_initials", "name_initials"),
+        Index("ix_student_id_number", "id_number"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # key data (关键数据): changed only through an approved 关键数据变更
+    name: Mapped[str] = mapped_column(String(64), nullable=False)
+    name_initials: Mapped[str | None] = mapped_column(String(32))  # pinyin initials for search
+    gender: Mapped[str] = mapped_column(String(1), nullable=False)
+    birth_date: Mapped[datetime.date] = mapped_column(Date, nullable=False)
+    id_type: Mapped[str] = mapped_column(String(2), nullable=False, default="1")
+    id_number: Mapped[str | None] = mapped_column(String(32))
+    ethnicity: Mapped[str] = mapped_column(String(2), nullable=False, default="01")
+    # numbers
+    xueji_no: Mapped[str | None] = mapped_column(String(20), unique=True)       # 学籍号
+    personal_id: Mapped[str | None] = mapped_column(String(20), unique=True)    # 个人标识码
+    former_xueji_no: Mapped[str | None] = mapped_column(String(20))             # freed by deletion / ID change
+    # other registry fields (national data standard)
+    birthplace_code: Mapped[str | None] = mapped_column(String(12))   # 出生地, region code padded to 12
+    hukou_code: Mapped[str | None] = mapped_column(String(12))        # 户口所在地
+    native_place: Mapped[str | None] = mapped_column(String(64))      # 籍贯
+    nationality: Mapped[str] = mapped_column(String(3), nullable=False, default="CHN")
+    hmt_overseas: Mapped[str] = mapped_column(String(2), nullable=False, default="00")
+    political_status: Mapped[str | None] = mapped_column(String(2))
+    health_status: Mapped[str | None] = mapped_column(String(2))
+    hukou_type: Mapped[str | None] = mapped_column(String(2))
+    only_child: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    left_behind: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    migrant_child: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    orphan: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    martyr_child: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    commute_distance: Mapped[float | None] = mapped_column(Numeric(5, 1))  # km, one decimal
+    commute_mode: Mapped[str | None] = mapped_column(String(2))
+    needs_school_bus: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    enrollment_month: Mapped[str | None] = mapped_column(String(7))   # 入学年月 YYYY-MM
+    enrollment_method: Mapped[str | None] = mapped_column(String(2))
+    study_mode: Mapped[str | None] = mapped_column(String(2))
+    # where the student is
+    school_id: Mapped[int] = mapped_column(Integer, ForeignKey("org_unit.id"), nullable=False)
+    grade: Mapped[str | None] = mapped_column(String(2))
+    class_name: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[StudentStatus] = mapped_column(_enum_column(StudentStatus), nullable=False,
+                                                  default=StudentStatus.REGISTERING, index=True)
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime, nullable=False, default=datetime.datetime.now)
+    updated_at: Mapped[datetime.datetime] = mapped_column(DateTime, nullable=False, default=datetime.datetime.now,
+                                                          onupdate=datetime.datetime.now)
+    created_by_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("ab_user.id"))
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    school = relationship("OrgUnit")
+    guardians = relationship("Guardian", back_populates="student", cascade="all, delete-orphan",
+                             order_by="Guardian.id")
+    history = relationship("StudentHistory", back_populates="student", cascade="all, delete-orphan",
+                           order_by="StudentHistory.id")
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def audit_org_path(self):
+        return self.school.path if self.school is not None else None
+
+    def __str__(self):
+        return f"{self.name}（{self.xueji_no or '未发号'}）"
+
+
+class Guardian(db.Model):
+    __tablename__ = "guardian"
+    __audit__ = True
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    student_id: Mapped[int] = mapped_column(Integer, ForeignKey("student.id", ondelete="CASCADE"), nullable=False, index=True)
+    name: Mapped[str] = mapped_column(String(64), nullable=False)
+    relation: Mapped[str] = mapped_column(String(2), nullable=False)
+    id_type: Mapped[str | None] = mapped_column(String(2))
+    id_number: Mapped[str | None] = mapped_column(String(32))
+    phone: Mapped[str | None] = mapped_column(String(20))
+
+    student = relationship("Student", back_populates="guardians")
+
+    @property
+    def audit_org_path(self):
+        return self.student.audit_org_path if self.student is not None else None
+
+    def __str__(self):
+        return f"{self.name}（{self.student.name if self.student else ''}的监护人）"
+
+
+class StudentHistory(db.Model):
+    """Spans of (school, grade, class, status): what was true from when to when, and why."""
+
+    __tablename__ = "student_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    student_id: Mapped[int] = mapped_column(Integer, ForeignKey("student.id", ondelete="CASCADE"), nullable=False, index=True)
+    school_id: Mapped[int] = mapped_column(Integer, ForeignKey("org_unit.id"), nullable=False)
+    grade: Mapped[str | None] = mapped_column(String(2))
+    class_name: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    valid_from: Mapped[datetime.datetime] = mapped_column(DateTime, nullable=False, default=datetime.datetime.now)
+    valid_to: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    reason: Mapped[str | None] = mapped_column(String(255))
+    request_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("request.id"))
+
+    student = relationship("Student", back_populates="history")
+    school = relationship("OrgUnit")
+
+
+class Attachment(db.Model):
+    """Evidence (佐证, 无身份证号证明 …), stored under instance/attachments, scoped by org path."""
+
+    __tablename__ = "attachment"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    student_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("student.id"), index=True)
+    request_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("request.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255), nullable=False)
+    stored_name: Mapped[str] = mapped_column(String(255), nullable=False)
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer, nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    org_path: Mapped[str] = mapped_column(String(255), nullable=False)
+    uploaded_by_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("ab_user.id"))
+    uploaded_at: Mapped[datetime.datetime] = mapped_column(DateTime, nullable=False, default=datetime.datetime.now)

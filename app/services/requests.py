@@ -1,0 +1,274 @@
+"""The one approval engine (architecture rule 4).
+
+A request type declares who may start it, the route of approving units, whether it locks its
+student while open, and what approve / reject / cancel do. Deciding is exactly-once: a guarded
+UPDATE (… WHERE state = 'pending' AND version = :seen) lets only one of two simultaneous approvers
+through; the other gets a clear message. Every state change goes through the ORM afterwards, so
+the audit trail records it.
+"""
+import datetime
+from dataclasses import dataclass, field
+from typing import Callable
+
+from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from app.models.org import OrgKind, OrgUnit
+from app.models.requests import Request, RequestState, RequestStep, StepDecision
+from app.services import scope
+from app.services.context import acting_as, current_reason
+from app.services.errors import DomainError, NotFound, PermissionDenied
+from app.services.roles import RANK_COUNTY, RANK_SCHOOL, actor_rank
+
+
+@dataclass
+class RequestType:
+    name: str
+    label: str
+    starter_kinds: set = field(default_factory=lambda: {OrgKind.SCHOOL})
+    route: Callable = None                 # route(session, request) -> [OrgUnit, …] approving units in order
+    locks: bool = True                     # while open, the student can be subject of no other locking request
+    on_approve: Callable = None            # on_approve(session, actor, request)
+    on_reject: Callable = None
+    on_cancel: Callable = None
+    window: str | None = None              # business calendar key (processes that may only start in a window)
+    describe: Callable = None              # describe(request) -> [(field label, before, after)]
+
+
+REQUEST_TYPES: dict[str, RequestType] = {}
+# Business calendars (学籍异动) plug in here: window_check(session, key, label) raises when closed.
+window_check = None
+
+
+def register(spec):
+    REQUEST_TYPES[spec.name] = spec
+    return spec
+
+
+def ancestor_of_kind(session, unit, kind):
+    while unit is not None and unit.kind != kind:
+        unit = unit.parent
+    return unit
+
+
+def route_to_county(session, request):
+    county = ancestor_of_kind(session, request.school, OrgKind.COUNTY)
+    if county is None:
+        raise DomainError("找不到该学校所属的县（区）教育局，无法提交审批")
+    return [county]
+
+
+def _spec(type_name):
+    spec = REQUEST_TYPES.get(type_name)
+    if spec is None:
+        raise DomainError("未知的业务类型")
+    return spec
+
+
+def open_locking_request(session, student_id):
+    return session.scalar(select(Request).where(
+        Request.student_id == student_id, Request.state == RequestState.PENDING, Request.locks_student.is_(True)))
+
+
+def ensure_unlocked(session, student, doing="办理此项业务"):
+    """The lock check other processes (graduation, promotion, transfers) call before acting."""
+    open_req = open_locking_request(session, student.id)
+    if open_req is not None:
+        raise DomainError(f"学生 {student.name} 有尚未办结的“{open_req.type_label}”（申请号 {open_req.id}），"
+                          f"不能{doing}；请先办结或撤销该申请")
+
+
+def start(session, actor, type_name, *, school, student=None, payload=None, reason=None):
+    spec = _spec(type_name)
+    unit = getattr(actor, "org_unit", None)
+    if unit is None or unit.kind not in spec.starter_kinds or actor_rank(actor) > RANK_SCHOOL:
+        raise PermissionDenied(f"您所在的机构不能发起“{spec.label}”")
+    if not scope.can_see_unit(actor, school):
+        raise NotFound("记录不存在或不在您的管辖范围内")
+    if spec.window and window_check is not None:
+        window_check(session, spec.window, spec.label)
+    if student is not None and spec.locks:
+        ensure_unlocked(session, student, doing=f"发起“{spec.label}”")
+    req = Request(type=type_name, state=RequestState.PENDING, school=school, school_id=school.id,
+                  student=student, student_id=student.id if student is not None else None,
+                  initiator_id=actor.id, locks_student=spec.locks and student is not None,
+                  payload=payload or {}, reason=reason, current_step=1, version=1)
+    route = spec.route(session, req) if spec.route else route_to_county(session, req)
+    req.steps = [RequestStep(seq=i, org_unit=org, org_unit_id=org.id,
+                             decision=StepDecision.PENDING if i == 1 else StepDecision.WAITING)
+                 for i, org in enumerate(route, start=1)]
+    session.add(req)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise DomainError("该学生已有尚未办结的申请（可能刚刚由他人提交），请刷新后查看")
+    return req
+
+
+def current_step(req):
+    return next((s for s in req.steps if s.seq == req.current_step), None)
+
+
+def can_decide(actor, req):
+    step = current_step(req)
+    return (req.state == RequestState.PENDING and step is not None
+            and step.org_unit_id == getattr(actor, "org_unit_id", None)
+            and actor_rank(actor) <= RANK_COUNTY)
+
+
+def _load_for_decision(session, actor, request_id):
+    req = scope.get(session, actor, Request, request_id)
+    if req.state != RequestState.PENDING:
+        raise DomainError(f"该申请已{req.state.label}，不能重复处理")
+    step = current_step(req)
+    if step is None or step.org_unit_id != getattr(actor, "org_unit_id", None):
+        where = step.org_unit.name if step is not None else "—"
+        raise PermissionDenied(f"该申请当前由“{where}”核办，您无权处理")
+    if actor_rank(actor) > RANK_COUNTY:
+        raise PermissionDenied("您的角色不能审批申请")
+    return req, step
+
+
+def _claim(session, req, seen_version):
+    """Exactly-once: only the transaction whose guarded UPDATE matched may go on."""
+    result = session.execute(
+        update(Request)
+        .where(Request.id == req.id, Request.state == RequestState.PENDING, Request.version == seen_version)
+        .values(version=Request.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise DomainError("该申请已被他人处理或已变化，请刷新后查看")
+    session.refresh(req)
+
+
+def approve(session, actor, request_id, comment=None, expected_version=None):
+    req, step = _load_for_decision(session, actor, request_id)
+    _claim(session, req, expected_version if expected_version is not None else req.version)
+    now = datetime.datetime.now()
+    step.decision, step.actor_id, step.comment, step.decided_at = StepDecision.APPROVED, actor.id, comment, now
+    nxt = next((s for s in req.steps if s.seq == req.current_step + 1), None)
+    spec = _spec(req.type)
+    if nxt is not None:
+        nxt.decision = StepDecision.PENDING
+        req.current_step = nxt.seq
+    else:
+        req.state, req.decided_at, req.outcome = RequestState.APPROVED, now, comment
+        if spec.on_approve:
+            with acting_as(actor, reason=f"{spec.label}（申请号 {req.id}）审批通过"):
+                spec.on_approve(session, actor, req)
+    session.flush()
+    return req
+
+
+def reject(session, actor, request_id, comment, expected_version=None):
+    comment = (comment or "").strip()
+    if not comment:
+        raise DomainError("驳回须填写理由", field="comment")
+    req, step = _load_for_decision(session, actor, request_id)
+    _claim(session, req, expected_version if expected_version is not None else req.version)
+    now = datetime.datetime.now()
+    step.decision, step.actor_id, step.comment, step.decided_at = StepDecision.REJECTED, actor.id, comment, now
+    for s in req.steps:
+        if s.decision == StepDecision.WAITING:
+            s.decision = StepDecision.CANCELLED
+    req.state, req.decided_at, req.outcome = RequestState.REJECTED, now, comment
+    spec = _spec(req.type)
+    if spec.on_reject:
+        with acting_as(actor, reason=f"{spec.label}（申请号 {req.id}）被驳回：{comment}"):
+            spec.on_reject(session, actor, req)
+    session.flush()
+    return req
+
+
+def cancel(session, actor, request_id, reason=None, expected_version=None):
+    """The initiating unit withdraws its pending request; a superior (e.g. the county cleaning up
+    在办业务 before graduation) may cancel on its behalf, with a reason."""
+    req = scope.get(session, actor, Request, request_id)
+    if req.state != RequestState.PENDING:
+        raise DomainError(f"该申请已{req.state.label}，不能撤销")
+    own = req.school_id == getattr(actor, "org_unit_id", None)
+    superior = scope.can_see_unit(actor, req.school) and not own and actor_rank(actor) <= RANK_COUNTY
+    if not (own and actor_rank(actor) <= RANK_SCHOOL) and not superior:
+        raise PermissionDenied("只有发起单位或其上级管理员可以撤销该申请")
+    reason = (reason or "").strip()
+    if superior and not reason:
+        raise DomainError("代为清理在办业务须填写理由", field="reason")
+    _claim(session, req, expected_version if expected_version is not None else req.version)
+    now = datetime.datetime.now()
+    for s in req.steps:
+        if s.decision in (StepDecision.PENDING, StepDecision.WAITING):
+            s.decision = StepDecision.CANCELLED
+    req.state, req.decided_at = RequestState.CANCELLED, now
+    req.outcome = reason or "发起单位撤销申请"
+    spec = _spec(req.type)
+    if spec.on_cancel:
+        with acting_as(actor, reason=f"{spec.label}（申请号 {req.id}）已撤销：{req.outcome}"):
+            spec.on_cancel(session, actor, req)
+    session.flush()
+    return req
+
+
+def inbox_query(actor, type_name=None, school_id=None, since=None, until=None):
+    """审批待办: pending requests whose current step belongs to the actor's unit."""
+    stmt = (
+        select(Request)
+        .join(RequestStep, (RequestStep.request_id == Request.id) & (RequestStep.seq == Request.current_step))
+        .where(Request.state == RequestState.PENDING, RequestStep.org_unit_id == getattr(actor, "org_unit_id", -1),
+               scope.clause(actor, Request))
+        .order_by(Request.created_at)
+    )
+    if type_name:
+        stmt = stmt.where(Request.type == type_name)
+    if school_id:
+        stmt = stmt.where(Request.school_id == school_id)
+    if since:
+        stmt = stmt.where(Request.created_at >= since)
+    if until:
+        stmt = stmt.where(Request.created_at <= until)
+    return stmt
+
+
+def pending_count(session, actor):
+    if getattr(actor, "org_unit_id", None) is None or actor_rank(actor) > RANK_COUNTY:
+        return 0
+    return session.scalar(select(func.count()).select_from(inbox_query(actor).subquery()))
+
+
+def open_requests_query(actor, school_id=None, type_name=None):
+    """在办业务: all open requests inside the actor's subtree (for cleanup before graduation)."""
+    stmt = select(Request).where(Request.state == RequestState.PENDING, scope.clause(actor, Request)).order_by(Request.created_at)
+    if school_id:
+        stmt = stmt.where(Request.school_id == school_id)
+    if type_name:
+        stmt = stmt.where(Request.type == type_name)
+    return stmt
+
+
+def bulk_approve(session, actor, request_ids, comment=None):
+    """Approve each selected request in its own savepoint: one failure does not undo the others.
+    Returns (approved_ids, {id: message})."""
+    done, failed = [], {}
+    for rid in request_ids:
+        try:
+            with session.begin_nested():
+                approve(session, actor, rid, comment)
+            done.append(rid)
+        except DomainError as exc:
+            failed[rid] = exc.message
+    return done, failed
+
+
+def _request_scope(actor):
+    """Visible: requests started inside the subtree, or with a step owned inside it (cross-county)."""
+    prefix = scope.actor_path(actor)
+    if not prefix:
+        from sqlalchemy import false
+        return false()
+    units = select(OrgUnit.id).where(OrgUnit.path.startswith(prefix))
+    return or_(Request.school_id.in_(units),
+               exists().where(RequestStep.request_id == Request.id, RequestStep.org_unit_id.in_(units)))
+
+
+scope.register(Request, _request_scope)

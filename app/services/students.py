@@ -1,0 +1,478 @@
+"""学籍 processes: validation of a record, 全省学籍查询, 新生注册, non-key edits, 关键数据变更,
+误操作删除 — each an approval-engine request type where the guide says 核办."""
+import datetime
+import re
+from decimal import Decimal, InvalidOperation
+
+from pypinyin import Style, lazy_pinyin
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from app.codes import tables
+from app.models.org import OrgKind, OrgUnit, Region
+from app.models.requests import Request
+from app.models.student import (
+    INACTIVE_STATUSES, KEY_FIELDS, Attachment, Guardian, Student, StudentHistory, StudentStatus,
+)
+from app.services import identity, requests, scope
+from app.services.errors import DomainError, NotFound, PermissionDenied
+from app.services.roles import RANK_SCHOOL, actor_rank
+
+REGISTRATION, KEY_CHANGE, DELETION = "registration", "key_data_change", "deletion"
+FIELD_LABELS = {
+    "name": "姓名", "gender": "性别", "birth_date": "出生日期", "id_type": "身份证件类型", "id_number": "身份证件号",
+    "ethnicity": "民族", "birthplace_code": "出生地", "hukou_code": "户口所在地", "native_place": "籍贯",
+    "nationality": "国籍/地区", "hmt_overseas": "港澳台侨外", "political_status": "政治面貌", "health_status": "健康状况",
+    "hukou_type": "户口性质", "only_child": "是否独生子女", "left_behind": "是否留守儿童", "migrant_child": "是否进城务工人员随迁子女",
+    "orphan": "是否孤儿", "martyr_child": "是否烈士或优抚子女", "commute_distance": "上下学距离（公里）",
+    "commute_mode": "上下学方式", "needs_school_bus": "是否需要乘坐校车", "enrollment_month": "入学年月",
+    "enrollment_method": "入学方式", "study_mode": "就读方式", "grade": "年级", "class_name": "班级",
+}
+CODED_FIELDS = {
+    "gender": "gender", "id_type": "id_type", "ethnicity": "ethnicity", "nationality": "nationality",
+    "hmt_overseas": "hmt_overseas", "political_status": "political_status", "health_status": "health_status",
+    "hukou_type": "hukou_type", "commute_mode": "commute_mode", "enrollment_method": "enrollment_method",
+    "study_mode": "study_mode", "grade": "grade",
+}
+BOOL_FIELDS = ("only_child", "left_behind", "migrant_child", "orphan", "martyr_child", "needs_school_bus")
+OTHER_FIELDS = tuple(f for f in FIELD_LABELS if f not in KEY_FIELDS)
+NAME_RE = re.compile(r"^[\u3400-\u9fffA-Za-z·•.\- ]{1,64}$")
+PHONE_RE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
+NO_ID_PROOF = "no_id_proof"
+EVIDENCE = "evidence"
+
+
+def initials(name):
+    """Pinyin initials for search: 张小明 → zxm."""
+    return "".join(p[0] for p in lazy_pinyin(name or "", style=Style.FIRST_LETTER) if p and p[0].isalpha()).lower()[:32]
+
+
+# ---------------------------------------------------------------- validation
+
+def _parse_date(value, label, field):
+    if isinstance(value, datetime.datetime):
+        return value.date()
+    if isinstance(value, datetime.date):
+        return value
+    text = str(value or "").strip()
+    for fmt in ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y.%m.%d"):
+        try:
+            return datetime.datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise DomainError(f"{label}格式应为 年-月-日（如 2016-09-01）", field=field)
+
+
+def region_code_12(session, value, label, field):
+    """出生地 / 户口所在地: 6-digit division codes are stored padded to 12 with six zeros."""
+    text = identity.normalise(value)
+    if not text:
+        return None
+    if not text.isdigit() or len(text) not in (6, 9, 12):
+        raise DomainError(f"{label}应为 6 位行政区划代码（或补足 12 位）", field=field)
+    text = text.ljust(12, "0")
+    if text.endswith("000000") and session.get(Region, text[:6]) is None:
+        raise DomainError(f"{label}代码 {text[:6]} 不在行政区划代码表中", field=field)
+    return text
+
+
+def clean_student_fields(session, data, *, today=None, require_all=True):
+    """Validate and normalise a record's fields. Returns (clean, warnings). Raises DomainError."""
+    today = today or datetime.date.today()
+    clean, warnings = {}, []
+    get = lambda k: data.get(k) if not isinstance(data.get(k), str) else data.get(k).strip()  # noqa: E731
+
+    if require_all or "name" in data:
+        name = re.sub(r"\s+", " ", get("name") or "")
+        if not name:
+            raise DomainError("请填写姓名", field="name")
+        if not NAME_RE.match(name):
+            raise DomainError("姓名只能包含汉字、字母、间隔号“·”", field="name")
+        clean["name"] = name
+    for f, table in CODED_FIELDS.items():
+        if f not in data and not (require_all and f in ("gender", "id_type", "ethnicity")):
+            continue
+        value = get(f)
+        if value in (None, ""):
+            if f in ("gender", "id_type", "ethnicity"):
+                raise DomainError(f"请选择{FIELD_LABELS[f]}", field=f)
+            clean[f] = None
+            continue
+        code = tables.code_for(table, str(value))
+        if code is None:
+            raise DomainError(f"{FIELD_LABELS[f]}“{value}”不是有效的代码", field=f)
+        clean[f] = code
+    if require_all or "birth_date" in data:
+        clean["birth_date"] = identity.check_birth_date(_parse_date(get("birth_date"), "出生日期", "birth_date"), today)
+    if require_all or "id_number" in data or "id_type" in data:
+        id_type = clean.get("id_type", get("id_type"))
+        raw = get("id_number")
+        if id_type == identity.MAINLAND_ID:
+            checked = identity.check_id_number(raw, birth_date=clean.get("birth_date"), gender=clean.get("gender"), today=today)
+            clean["id_number"] = checked.number
+            warnings += checked.notices + checked.warnings
+        else:
+            clean["id_number"] = identity.normalise(raw) or None
+    for f in ("birthplace_code", "hukou_code"):
+        if f in data:
+            clean[f] = region_code_12(session, get(f), FIELD_LABELS[f], f)
+    if "native_place" in data:
+        clean["native_place"] = (get("native_place") or None)
+    for f in BOOL_FIELDS:
+        if f in data:
+            v = data.get(f)
+            clean[f] = v in (True, 1, "1", "y", "yes", "true", "True", "on", "是")
+    if "commute_distance" in data:
+        raw = get("commute_distance")
+        if raw in (None, ""):
+            clean["commute_distance"] = None
+        else:
+            try:
+                d = Decimal(str(raw))
+            except InvalidOperation:
+                raise DomainError("上下学距离应为数字（公里）", field="commute_distance")
+            if d < 0 or d > Decimal("999.9"):
+                raise DomainError("上下学距离应在 0 到 999.9 公里之间", field="commute_distance")
+            if d != d.quantize(Decimal("0.1")):
+                raise DomainError("上下学距离最多保留一位小数", field="commute_distance")
+            clean["commute_distance"] = d.quantize(Decimal("0.1"))
+    if "enrollment_month" in data:
+        raw = get("enrollment_month")
+        if raw:
+            m = re.match(r"^(\d{4})[-/.年]?(\d{1,2})月?$", str(raw))
+            if not m or not (1 <= int(m.group(2)) <= 12):
+                raise DomainError("入学年月格式应为 年-月（如 2026-09）", field="enrollment_month")
+            value = f"{int(m.group(1)):04d}-{int(m.group(2)):02d}"
+            if value > f"{today:%Y-%m}" and value > f"{today.year}-09":
+                raise DomainError("入学年月不能晚于本学年", field="enrollment_month")
+            clean["enrollment_month"] = value
+        else:
+            clean["enrollment_month"] = None
+    if "class_name" in data:
+        clean["class_name"] = (get("class_name") or None)
+    return clean, warnings
+
+
+def clean_guardians(guardians):
+    if not guardians:
+        raise DomainError("请至少填写一位监护人", field="guardians")
+    out = []
+    for i, g in enumerate(guardians, start=1):
+        name = (g.get("name") or "").strip()
+        if not name:
+            raise DomainError(f"第 {i} 位监护人：请填写姓名", field="guardians")
+        relation = tables.code_for("guardian_relation", str(g.get("relation") or ""))
+        if relation is None:
+            raise DomainError(f"第 {i} 位监护人：请选择与学生的关系", field="guardians")
+        id_type = tables.code_for("id_type", str(g.get("id_type") or "")) if g.get("id_type") else None
+        number = None
+        if id_type == identity.MAINLAND_ID:
+            number = identity.check_id_number(g.get("id_number"), label=f"第 {i} 位监护人的身份证号").number
+        elif g.get("id_number"):
+            number = identity.normalise(g.get("id_number"))
+        phone = (g.get("phone") or "").strip()
+        if phone and not PHONE_RE.match(phone):
+            raise DomainError(f"第 {i} 位监护人：联系电话格式不正确", field="guardians")
+        out.append({"name": name, "relation": relation, "id_type": id_type, "id_number": number, "phone": phone or None})
+    return out
+
+
+# ---------------------------------------------------------------- 全省学籍查询
+
+def _county_and_school(session, school):
+    county = requests.ancestor_of_kind(session, school, OrgKind.COUNTY)
+    return (county.name if county else ""), school.name
+
+
+def holder_of(session, id_number, exclude_student_id=None):
+    stmt = select(Student).where(Student.id_number == id_number, Student.status.not_in(
+        [StudentStatus(s) for s in INACTIVE_STATUSES]))
+    if exclude_student_id is not None:
+        stmt = stmt.where(Student.id != exclude_student_id)
+    return session.scalars(stmt).first()
+
+
+def lookup_person(session, actor, name, id_number):
+    """Province-wide: does this person already have an active record? Reveals only the holding
+    county and school (and whether the name matches), never the record itself."""
+    if actor is None or getattr(actor, "org_unit", None) is None:
+        raise PermissionDenied("请先登录")
+    number = identity.normalise(id_number)
+    if not number:
+        raise DomainError("请填写身份证件号", field="id_number")
+    holder = holder_of(session, number)
+    if holder is None:
+        return None
+    county, school = _county_and_school(session, holder.school)
+    return {"county": county, "school": school, "name_matches": holder.name == (name or "").strip(),
+            "status": str(holder.status.label)}
+
+
+def _refuse_second_record(session, id_number, exclude_student_id=None):
+    holder = holder_of(session, id_number, exclude_student_id)
+    if holder is not None:
+        county, school = _county_and_school(session, holder.school)
+        raise DomainError(f"该身份证件号已在 {county} {school} 建立学籍（一人一籍），不能重复注册；"
+                          f"学生如已转入本校，请办理转学", field="id_number")
+
+
+# ---------------------------------------------------------------- attachments
+
+def _school_actor(actor, doing):
+    unit = getattr(actor, "org_unit", None)
+    if unit is None or unit.kind != OrgKind.SCHOOL or actor_rank(actor) > RANK_SCHOOL:
+        raise PermissionDenied(f"只有学校学籍管理员可以{doing}")
+    return unit
+
+
+def _own_student(session, actor, student_id, doing):
+    school = _school_actor(actor, doing)
+    student = scope.get(session, actor, Student, student_id)
+    if student.school_id != school.id:
+        raise NotFound("记录不存在或不在您的管辖范围内")
+    return student
+
+
+# ---------------------------------------------------------------- 新生注册
+
+def register_student(session, actor, data, guardians, attachments=(), today=None):
+    """A school enters a new student; the county approves (新生注册核办). Returns (student, request, warnings)."""
+    school = _school_actor(actor, "注册新生")
+    if not school.active or not school.may_enroll:
+        raise DomainError(f"{school.name}当前不能招生注册，请联系县（区）教育局")
+    clean, warnings = clean_student_fields(session, data, today=today)
+    guardian_rows = clean_guardians(guardians)
+    if clean.get("id_number"):
+        _refuse_second_record(session, clean["id_number"])
+    elif not any(a.kind == NO_ID_PROOF for a in attachments):
+        raise DomainError("没有身份证件号的学生须上传无身份证号证明", field="attachments")
+    student = Student(**clean, school=school, school_id=school.id, status=StudentStatus.REGISTERING,
+                      created_by_id=actor.id, name_initials=initials(clean["name"]))
+    student.guardians = [Guardian(**g) for g in guardian_rows]
+    session.add(student)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:  # a concurrent registration of the same ID number won the unique index
+        raise DomainError("该身份证件号刚刚已被其他学校注册（一人一籍），请通过全省学籍查询核实", field="id_number")
+    student.personal_id = identity.personal_identifier(school.path.split("/")[1], student.id)
+    student.history = [StudentHistory(school_id=school.id, grade=student.grade, class_name=student.class_name,
+                                      status=StudentStatus.REGISTERING.value, reason="新生注册")]
+    for a in attachments:
+        a.student_id = student.id
+    req = requests.start(session, actor, REGISTRATION, school=school, student=student,
+                         payload={"after": snapshot(student)}, reason="新生注册")
+    for a in attachments:
+        a.request_id = req.id
+    session.flush()
+    return student, req, warnings
+
+
+def _close_history(student, reason, request_id=None):
+    now = datetime.datetime.now()
+    for h in student.history:
+        if h.valid_to is None:
+            h.valid_to = now
+    student.history.append(StudentHistory(school_id=student.school_id, grade=student.grade, class_name=student.class_name,
+                                          status=student.status.value, valid_from=now, reason=reason, request_id=request_id))
+
+
+def _approve_registration(session, actor, req):
+    student = req.student
+    if student.id_number:
+        _refuse_second_record(session, student.id_number, exclude_student_id=student.id)
+    student.status = StudentStatus.IN_SCHOOL
+    student.xueji_no = identity.xueji_number(student.id_type, student.id_number, student.personal_id)
+    _close_history(student, "新生注册核办通过", req.id)
+
+
+def _cancel_registration(session, actor, req):
+    student = req.student
+    student.status = StudentStatus.DELETED
+    _close_history(student, "学校撤回新生注册", req.id)
+
+
+def resubmit_registration(session, actor, student_id, data=None, guardians=None, expected_version=None):
+    """After a rejection the school corrects the record and submits it again."""
+    student = _own_student(session, actor, student_id, "重新提交注册")
+    if student.status != StudentStatus.REGISTERING:
+        raise DomainError("只有未通过核办的注册可以重新提交")
+    _check_version(student, expected_version)
+    if data:
+        clean, _ = clean_student_fields(session, {**snapshot(student), **data})
+        if clean.get("id_number"):
+            _refuse_second_record(session, clean["id_number"], exclude_student_id=student.id)
+        for k, v in clean.items():
+            setattr(student, k, v)
+        student.name_initials = initials(student.name)
+    if guardians:
+        student.guardians = [Guardian(**g) for g in clean_guardians(guardians)]
+    return requests.start(session, actor, REGISTRATION, school=student.school, student=student,
+                          payload={"after": snapshot(student)}, reason="新生注册（重新提交）")
+
+
+# ---------------------------------------------------------------- non-key edits
+
+def _check_version(student, expected_version):
+    if expected_version is not None and int(expected_version) != student.version:
+        raise DomainError("该学生信息已被他人修改，请刷新页面后重新编辑")
+
+
+def update_student(session, actor, student_id, changes, expected_version=None):
+    """Edit non-key fields directly. Key data only through 关键数据变更."""
+    student = _own_student(session, actor, student_id, "修改学籍信息")
+    if student.status in (StudentStatus.DELETED, StudentStatus.TRANSFERRED_OUT):
+        raise DomainError(f"学生状态为“{student.status.label}”，不能修改")
+    _check_version(student, expected_version)
+    key = [FIELD_LABELS[f] for f in changes if f in KEY_FIELDS and _differs(getattr(student, f), changes[f])]
+    if key and student.status != StudentStatus.REGISTERING:
+        raise DomainError(f"{'、'.join(key)}属于关键数据，须通过“关键数据变更”申请修改")
+    allowed = {f: v for f, v in changes.items() if f in OTHER_FIELDS}
+    clean, warnings = clean_student_fields(session, allowed, require_all=False)
+    for k, v in clean.items():
+        setattr(student, k, v)
+    session.flush()
+    return student, warnings
+
+
+def _differs(old, new):
+    if isinstance(old, datetime.date) and not isinstance(new, datetime.date):
+        return str(old) != str(new)
+    return (old or None) != (new or None)
+
+
+# ---------------------------------------------------------------- 关键数据变更
+
+def snapshot(student, fields=None):
+    out = {}
+    for f in fields or (KEY_FIELDS + OTHER_FIELDS):
+        v = getattr(student, f)
+        out[f] = v.isoformat() if isinstance(v, datetime.date) else (str(v) if isinstance(v, Decimal) else v)
+    return out
+
+
+def request_key_change(session, actor, student_id, changes, reason, attachments=(), expected_version=None):
+    student = _own_student(session, actor, student_id, "申请关键数据变更")
+    if student.status not in (StudentStatus.IN_SCHOOL, StudentStatus.SUSPENDED):
+        raise DomainError(f"学生状态为“{student.status.label}”，不能申请关键数据变更")
+    _check_version(student, expected_version)
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("请填写变更原因", field="reason")
+    if not attachments:
+        raise DomainError("关键数据变更须上传证明材料（如户口簿、身份证复印件）", field="attachments")
+    before = snapshot(student, KEY_FIELDS)
+    proposed = {**before, **{k: v for k, v in changes.items() if k in KEY_FIELDS}}
+    clean, warnings = clean_student_fields(session, proposed)
+    after = {k: (v.isoformat() if isinstance(v, datetime.date) else v) for k, v in clean.items() if k in KEY_FIELDS}
+    if after == before:
+        raise DomainError("没有任何关键数据发生变化")
+    if after.get("id_number") and after["id_number"] != before.get("id_number"):
+        _refuse_second_record(session, after["id_number"], exclude_student_id=student.id)
+    if after.get("id_type") != identity.MAINLAND_ID and not after.get("id_number") \
+            and not any(a.kind == NO_ID_PROOF for a in attachments):
+        raise DomainError("没有身份证件号的学生须上传无身份证号证明", field="attachments")
+    req = requests.start(session, actor, KEY_CHANGE, school=student.school, student=student, reason=reason,
+                         payload={"before": before, "after": after, "version": student.version})
+    for a in attachments:
+        a.request_id, a.student_id = req.id, student.id
+    session.flush()
+    return req, warnings
+
+
+def _approve_key_change(session, actor, req):
+    student = req.student
+    after = req.payload["after"]
+    if after.get("id_number") and after["id_number"] != student.id_number:
+        _refuse_second_record(session, after["id_number"], exclude_student_id=student.id)
+    for k, v in after.items():
+        setattr(student, k, datetime.date.fromisoformat(v) if k == "birth_date" and v else v)
+    student.name_initials = initials(student.name)
+    new_no = identity.xueji_number(student.id_type, student.id_number, student.personal_id)
+    if student.xueji_no and new_no != student.xueji_no:
+        student.former_xueji_no = student.xueji_no
+        student.xueji_no = new_no
+    session.flush()
+
+
+# ---------------------------------------------------------------- 误操作删除
+
+def request_deletion(session, actor, student_id, reason, expected_version=None):
+    student = _own_student(session, actor, student_id, "申请误操作删除")
+    if student.status == StudentStatus.DELETED:
+        raise DomainError("该学籍已删除")
+    if student.status == StudentStatus.REGISTERING:
+        raise DomainError("尚未核办的注册请直接撤回注册申请")
+    _check_version(student, expected_version)
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("请填写删除原因", field="reason")
+    return requests.start(session, actor, DELETION, school=student.school, student=student, reason=reason,
+                          payload={"before": {"status": student.status.value, "xueji_no": student.xueji_no}})
+
+
+def _approve_deletion(session, actor, req):
+    student = req.student
+    student.status = StudentStatus.DELETED
+    if student.xueji_no:  # numbers are freed; the old one stays visible for query
+        student.former_xueji_no, student.xueji_no = student.xueji_no, None
+    _close_history(student, f"误操作删除：{req.reason}", req.id)
+
+
+def _describe(req):
+    before, after = (req.payload or {}).get("before") or {}, (req.payload or {}).get("after") or {}
+    rows = []
+    for f in list(dict.fromkeys(list(before) + list(after))):
+        b, a = before.get(f), after.get(f)
+        if f in after and f in before and b == a:
+            continue
+        rows.append((FIELD_LABELS.get(f, {"status": "状态", "xueji_no": "学籍号"}.get(f, f)), display(f, b), display(f, a)))
+    return rows
+
+
+def display(field, value):
+    if value in (None, ""):
+        return ""
+    if field in CODED_FIELDS:
+        return tables.label(CODED_FIELDS[field], value)
+    if field == "status":
+        try:
+            return str(StudentStatus(value).label)
+        except ValueError:
+            return value
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    return str(value)
+
+
+requests.register(requests.RequestType(REGISTRATION, "新生注册", on_approve=_approve_registration,
+                                       on_cancel=_cancel_registration, describe=_describe))
+requests.register(requests.RequestType(KEY_CHANGE, "关键数据变更", on_approve=_approve_key_change, describe=_describe))
+requests.register(requests.RequestType(DELETION, "误操作删除", on_approve=_approve_deletion, describe=_describe))
+
+
+# ---------------------------------------------------------------- scoping
+
+def _student_scope(actor):
+    prefix = scope.actor_path(actor)
+    if not prefix:
+        from sqlalchemy import false
+        return false()
+    return Student.school_id.in_(select(OrgUnit.id).where(OrgUnit.path.startswith(prefix)))
+
+
+def _attachment_scope(actor):
+    prefix = scope.actor_path(actor)
+    if not prefix:
+        from sqlalchemy import false
+        return false()
+    return Attachment.org_path.startswith(prefix)
+
+
+def _guardian_scope(actor):
+    return Guardian.student_id.in_(select(Student.id).where(_student_scope(actor)))
+
+
+scope.register(Student, _student_scope)
+scope.register(Attachment, _attachment_scope)
+scope.register(Guardian, _guardian_scope)
