@@ -28,7 +28,11 @@ def _secret_key(instance_dir):
     return key_file.read_text().strip()
 
 
-MENUS_ALL = "^(Org|Admin|OrgUnits|Regions|Accounts|AuditLog|MyJobs)$"
+MENUS_ALL = ("^(Org|Admin|OrgUnits|Regions|Accounts|AuditLog|MyJobs|Registry|Approvals|Students|Lookup"
+             "|MyRequests|Inbox|OpenRequests)$")
+ADMIN_VIEWS = "^(OrgUnitView|OrgUnitApi|AccountView|AuditLogView|AuditLogApi|JobView|RegionView|RegionApi|HomeView)$"
+READ_VIEWS = "^(StudentView|StudentApi)$"
+READ_PERMS = "^can_(list|show|get|info|export_workbook|search)$"
 
 
 class Config:
@@ -85,29 +89,40 @@ class Config:
 
     # Permissions per role template: regexes over (view, permission), checked by FAB.
     # Levels (rank) and the org kind each role may be bound to live in app/security.py.
+    # View/API names used below: StudentView, LookupView, MyRequestsView, InboxView, OpenRequestsView,
+    # AttachmentView, StudentApi, RequestApi (registry); menus Registry, Approvals, Students, Lookup,
+    # MyRequests, Inbox, OpenRequests.
     FAB_ROLES = {
         "平台管理员": [[".*", ".*"]],
         "省级管理员": [
-            ["^(OrgUnitView|OrgUnitApi|AccountView|AuditLogView|AuditLogApi|JobView|RegionView|RegionApi|HomeView)$", ".*"],
+            [ADMIN_VIEWS, ".*"],
+            [READ_VIEWS, READ_PERMS],
+            ["^(InboxView|OpenRequestsView|RequestApi|AttachmentView)$", ".*"],
             [MENUS_ALL, "menu_access"],
         ],
         "市级管理员": [
-            ["^(OrgUnitView|OrgUnitApi|AccountView|AuditLogView|AuditLogApi|JobView|RegionView|RegionApi|HomeView)$", ".*"],
+            [ADMIN_VIEWS, ".*"],
+            [READ_VIEWS, READ_PERMS],
+            ["^(InboxView|OpenRequestsView|RequestApi|AttachmentView)$", ".*"],
             [MENUS_ALL, "menu_access"],
         ],
         "县级管理员": [
-            ["^(OrgUnitView|OrgUnitApi|AccountView|AuditLogView|AuditLogApi|JobView|RegionView|RegionApi|HomeView)$", ".*"],
+            [ADMIN_VIEWS, ".*"],
+            [READ_VIEWS, READ_PERMS],
+            ["^(LookupView|InboxView|OpenRequestsView|RequestApi|AttachmentView)$", ".*"],
             [MENUS_ALL, "menu_access"],
         ],
         "学校学籍管理员": [
-            ["^(OrgUnitView|OrgUnitApi)$", "^can_(list|show|get|info|export_workbook)$"],
+            ["^(OrgUnitView|OrgUnitApi)$", READ_PERMS],
             ["^(AccountView|JobView|RegionView|RegionApi|HomeView)$", ".*"],
-            ["^(Org|Admin|OrgUnits|Regions|Accounts|MyJobs)$", "menu_access"],
+            ["^(StudentView|StudentApi|LookupView|MyRequestsView|RequestApi|AttachmentView)$", ".*"],
+            ["^(Org|Admin|OrgUnits|Regions|Accounts|MyJobs|Registry|Students|Lookup|MyRequests)$", "menu_access"],
         ],
         "只读查询员": [
-            ["^(OrgUnitView|OrgUnitApi|AuditLogView|AuditLogApi|RegionView|RegionApi)$", "^can_(list|show|get|info|export_workbook)$"],
+            ["^(OrgUnitView|OrgUnitApi|AuditLogView|AuditLogApi|RegionView|RegionApi)$", READ_PERMS],
+            [READ_VIEWS, READ_PERMS],
             ["^(JobView|HomeView)$", ".*"],
-            ["^(Org|Admin|OrgUnits|Regions|AuditLog|MyJobs)$", "menu_access"],
+            ["^(Org|Admin|OrgUnits|Regions|AuditLog|MyJobs|Registry|Students)$", "menu_access"],
         ],
     }
 
