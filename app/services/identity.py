@@ -75,7 +75,7 @@ def check_id_number(raw, *, birth_date=None, gender=None, today=None, label="身
     warnings = []
     try:
         ric.get_birth_place(number)
-    except ValidationError:
+    except (ValidationError, KeyError):  # stdnum raises KeyError for a prefix known only as a province
         warnings.append(f"{label}前 6 位 {number[:6]} 不在行政区划代码表中（可能是已撤销的旧区划），请核对")
     return IdCheck(number, born, sex, notices, warnings)
 

@@ -12,6 +12,7 @@ from typing import Callable
 
 from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from app.models.org import OrgKind, OrgUnit
 from app.models.requests import Request, RequestState, RequestStep, StepDecision
@@ -120,7 +121,7 @@ def can_decide(actor, req):
 def _load_for_decision(session, actor, request_id):
     req = scope.get(session, actor, Request, request_id)
     if req.state != RequestState.PENDING:
-        raise DomainError(f"该申请已{req.state.label}，不能重复处理")
+        raise DomainError(f"该申请{req.state.label}，不能重复处理")
     step = current_step(req)
     if step is None or step.org_unit_id != getattr(actor, "org_unit_id", None):
         where = step.org_unit.name if step is not None else "—"
@@ -187,7 +188,7 @@ def cancel(session, actor, request_id, reason=None, expected_version=None):
     在办业务 before graduation) may cancel on its behalf, with a reason."""
     req = scope.get(session, actor, Request, request_id)
     if req.state != RequestState.PENDING:
-        raise DomainError(f"该申请已{req.state.label}，不能撤销")
+        raise DomainError(f"该申请{req.state.label}，不能撤销")
     own = req.school_id == getattr(actor, "org_unit_id", None)
     superior = scope.can_see_unit(actor, req.school) and not own and actor_rank(actor) <= RANK_COUNTY
     if not (own and actor_rank(actor) <= RANK_SCHOOL) and not superior:
@@ -267,8 +268,9 @@ def _request_scope(actor):
         from sqlalchemy import false
         return false()
     units = select(OrgUnit.id).where(OrgUnit.path.startswith(prefix))
-    return or_(Request.school_id.in_(units),
-               exists().where(RequestStep.request_id == Request.id, RequestStep.org_unit_id.in_(units)))
+    step = aliased(RequestStep)  # its own alias: the inbox query joins RequestStep too
+    routed_here = select(step.id).where(step.request_id == Request.id, step.org_unit_id.in_(units)).correlate(Request)
+    return or_(Request.school_id.in_(units), routed_here.exists())
 
 
 scope.register(Request, _request_scope)
