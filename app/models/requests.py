@@ -76,6 +76,7 @@ class Request(db.Model):
 
 class RequestStep(db.Model):
     __tablename__ = "request_step"
+    __audit__ = True  # who decided what, when, with which comment
     __table_args__ = (Index("ix_request_step_org_decision", "org_unit_id", "decision"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -90,3 +91,10 @@ class RequestStep(db.Model):
     request = relationship("Request", back_populates="steps")
     org_unit = relationship("OrgUnit")
     actor = relationship("Account", foreign_keys=[actor_id])
+
+    @property
+    def audit_org_path(self):
+        return self.request.audit_org_path if self.request is not None else None
+
+    def __str__(self):
+        return f"{self.request}：第 {self.seq} 步（{self.org_unit.name if self.org_unit else ''}）"

@@ -316,3 +316,15 @@ def test_approval_is_exactly_once_under_concurrency(app):
         s = db.session.get(Student, s_id)
         assert s.status == StudentStatus.IN_SCHOOL
         assert len([h for h in s.history if h.status == "in_school"]) == 1
+
+
+def test_decisions_are_audited(app):
+    with app.app_context():
+        s, req = register()
+        requests.reject(db.session, account(db.session, "county_360102"), req.id, "照片不清晰")
+        db.session.commit()
+        rows = db.session.scalars(select(AuditLog).where(AuditLog.entity == "request_step")).all()
+        decision = [r for r in rows if r.field == "decision" and r.action == "update"]
+        assert decision and decision[0].new_value == "rejected" and decision[0].actor_name == "county_360102"
+        assert any(r.field == "comment" and r.new_value == "照片不清晰" for r in rows)
+        assert all(r.org_path == "/360000/360100/360102/3601020001/" for r in rows)
