@@ -9,6 +9,7 @@ from flask_appbuilder.security.sqla.models import Role
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from app.services.context import with_actor
 from app.models.account import Account
 from app.models.org import OrgUnit
 from app.services import passwords, scope
@@ -72,6 +73,7 @@ def _check_profile(real_name, phone):
     return real_name, phone
 
 
+@with_actor
 def create_account(session, actor, *, username, real_name, phone, org_unit_id, role_names,
                    email=None, password=None):
     """Returns (account, initial_password). The initial password must be changed at first login."""
@@ -107,6 +109,7 @@ def _managed_account(session, actor, account_id):
     return account
 
 
+@with_actor
 def update_account(session, actor, account_id, *, real_name=None, phone=None, active=None,
                    role_names=None):
     account = _managed_account(session, actor, account_id)
@@ -128,6 +131,7 @@ def update_account(session, actor, account_id, *, real_name=None, phone=None, ac
     return account
 
 
+@with_actor
 def reset_password(session, actor, account_id):
     """Issue a new one-time password; the owner must change it at next login."""
     account = _managed_account(session, actor, account_id)
@@ -142,6 +146,7 @@ def reset_password(session, actor, account_id):
     return temporary
 
 
+@with_actor
 def unlock(session, actor, account_id):
     account = _managed_account(session, actor, account_id)
     account.locked_until = None

@@ -35,3 +35,19 @@ def current_actor():
 
 def current_reason():
     return _reason.get()
+
+
+def with_actor(fn):
+    """For service functions `fn(session, actor, …)`: the audit trail names `actor` for every
+    change the function makes, whichever entry point called it (screen, API, CLI, job)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(session, actor, *args, **kwargs):
+        if _actor.get() is actor:
+            return fn(session, actor, *args, **kwargs)
+        with acting_as(actor, _reason.get()):
+            result = fn(session, actor, *args, **kwargs)
+            session.flush()  # audit rows are written at flush: do it while the actor is known
+            return result
+    return wrapper

@@ -3,6 +3,7 @@ import re
 
 from sqlalchemy import func, inspect, select
 
+from app.services.context import with_actor
 from app.models.account import Account
 from app.models.org import OrgKind, OrgUnit, Region
 from app.services import scope
@@ -130,6 +131,7 @@ def _validate_school_fields(session, unit, parent, existing_id=None):
         raise DomainError("请选择办学性质（公办/民办）", field="ownership")
 
 
+@with_actor
 def create_unit(session, actor, **fields):
     unit = OrgUnit(**fields)
     validate_new(session, actor, unit)
@@ -167,6 +169,7 @@ def _validate_update(session, actor, unit):
     return unit
 
 
+@with_actor
 def update_unit(session, actor, unit_id, **changes):
     unit = scope.get(session, actor, OrgUnit, unit_id)
     for key, value in changes.items():
@@ -186,6 +189,7 @@ def validate_delete(session, actor, unit):
         raise DomainError(f"“{unit.name}”下仍有账号，请先转移或停用这些账号")
 
 
+@with_actor
 def delete_unit(session, actor, unit_id):
     unit = scope.get(session, actor, OrgUnit, unit_id)
     validate_delete(session, actor, unit)

@@ -14,6 +14,7 @@ from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
+from app.services.context import with_actor
 from app.models.org import OrgKind, OrgUnit
 from app.models.requests import Request, RequestState, RequestStep, StepDecision
 from app.services import scope
@@ -79,6 +80,7 @@ def ensure_unlocked(session, student, doing="办理此项业务"):
                           f"不能{doing}；请先办结或撤销该申请")
 
 
+@with_actor
 def start(session, actor, type_name, *, school, student=None, payload=None, reason=None):
     spec = _spec(type_name)
     unit = getattr(actor, "org_unit", None)
@@ -144,6 +146,7 @@ def _claim(session, req, seen_version):
     session.refresh(req)
 
 
+@with_actor
 def approve(session, actor, request_id, comment=None, expected_version=None):
     req, step = _load_for_decision(session, actor, request_id)
     _claim(session, req, expected_version if expected_version is not None else req.version)
@@ -163,6 +166,7 @@ def approve(session, actor, request_id, comment=None, expected_version=None):
     return req
 
 
+@with_actor
 def reject(session, actor, request_id, comment, expected_version=None):
     comment = (comment or "").strip()
     if not comment:
@@ -183,6 +187,7 @@ def reject(session, actor, request_id, comment, expected_version=None):
     return req
 
 
+@with_actor
 def cancel(session, actor, request_id, reason=None, expected_version=None):
     """The initiating unit withdraws its pending request; a superior (e.g. the county cleaning up
     在办业务 before graduation) may cancel on its behalf, with a reason."""
@@ -247,6 +252,7 @@ def open_requests_query(actor, school_id=None, type_name=None):
     return stmt
 
 
+@with_actor
 def bulk_approve(session, actor, request_ids, comment=None):
     """Approve each selected request in its own savepoint: one failure does not undo the others.
     Returns (approved_ids, {id: message})."""

@@ -8,6 +8,7 @@ from pypinyin import Style, lazy_pinyin
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from app.services.context import with_actor
 from app.codes import tables
 from app.models.org import OrgKind, OrgUnit, Region
 from app.models.requests import Request
@@ -235,6 +236,7 @@ def _own_student(session, actor, student_id, doing):
 
 # ---------------------------------------------------------------- 新生注册
 
+@with_actor
 def register_student(session, actor, data, guardians, attachments=(), today=None):
     """A school enters a new student; the county approves (新生注册核办). Returns (student, request, warnings)."""
     school = _school_actor(actor, "注册新生")
@@ -292,6 +294,7 @@ def _cancel_registration(session, actor, req):
     _close_history(student, "学校撤回新生注册", req.id)
 
 
+@with_actor
 def resubmit_registration(session, actor, student_id, data=None, guardians=None, expected_version=None):
     """After a rejection the school corrects the record and submits it again."""
     student = _own_student(session, actor, student_id, "重新提交注册")
@@ -318,6 +321,7 @@ def _check_version(student, expected_version):
         raise DomainError("该学生信息已被他人修改，请刷新页面后重新编辑")
 
 
+@with_actor
 def update_student(session, actor, student_id, changes, expected_version=None):
     """Edit non-key fields directly. Key data only through 关键数据变更."""
     student = _own_student(session, actor, student_id, "修改学籍信息")
@@ -351,6 +355,7 @@ def snapshot(student, fields=None):
     return out
 
 
+@with_actor
 def request_key_change(session, actor, student_id, changes, reason, attachments=(), expected_version=None):
     student = _own_student(session, actor, student_id, "申请关键数据变更")
     if student.status not in (StudentStatus.IN_SCHOOL, StudentStatus.SUSPENDED):
@@ -397,6 +402,7 @@ def _approve_key_change(session, actor, req):
 
 # ---------------------------------------------------------------- 误操作删除
 
+@with_actor
 def request_deletion(session, actor, student_id, reason, expected_version=None):
     student = _own_student(session, actor, student_id, "申请误操作删除")
     if student.status == StudentStatus.DELETED:
