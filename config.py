@@ -110,6 +110,7 @@ class Config:
             [ADMIN_VIEWS, ".*"],
             [READ_VIEWS, READ_PERMS],
             ["^(LookupView|InboxView|OpenRequestsView|RequestApi|AttachmentView)$", ".*"],
+            ["^StudentApi$", "^can_lookup$"],
             [MENUS_ALL, "menu_access"],
         ],
         "学校学籍管理员": [
