@@ -30,6 +30,8 @@ def _secret_key(instance_dir):
 
 MENUS_ALL = ("^(Org|Admin|OrgUnits|Regions|Accounts|AuditLog|MyJobs|Registry|Approvals|Students|Lookup"
              "|MyRequests|Inbox|OpenRequests)$")
+MENUS_OFFICERS = MENUS_ALL.replace("|MyRequests", "")  # 我的申请 is the initiating school's screen
+MENUS_UPPER = MENUS_OFFICERS.replace("|Lookup", "")  # province/city search the registry itself instead
 ADMIN_VIEWS = "^(OrgUnitView|OrgUnitApi|AccountView|AuditLogView|AuditLogApi|JobView|RegionView|RegionApi|HomeView)$"
 READ_VIEWS = "^(StudentView|StudentApi)$"
 READ_PERMS = "^can_(list|show|get|info|export_workbook|search)$"
@@ -98,20 +100,20 @@ class Config:
             [ADMIN_VIEWS, ".*"],
             [READ_VIEWS, READ_PERMS],
             ["^(InboxView|OpenRequestsView|RequestApi|AttachmentView)$", ".*"],
-            [MENUS_ALL, "menu_access"],
+            [MENUS_UPPER, "menu_access"],
         ],
         "市级管理员": [
             [ADMIN_VIEWS, ".*"],
             [READ_VIEWS, READ_PERMS],
             ["^(InboxView|OpenRequestsView|RequestApi|AttachmentView)$", ".*"],
-            [MENUS_ALL, "menu_access"],
+            [MENUS_UPPER, "menu_access"],
         ],
         "县级管理员": [
             [ADMIN_VIEWS, ".*"],
             [READ_VIEWS, READ_PERMS],
             ["^(LookupView|InboxView|OpenRequestsView|RequestApi|AttachmentView)$", ".*"],
             ["^StudentApi$", "^can_lookup$"],
-            [MENUS_ALL, "menu_access"],
+            [MENUS_OFFICERS, "menu_access"],
         ],
         "学校学籍管理员": [
             ["^(OrgUnitView|OrgUnitApi)$", READ_PERMS],

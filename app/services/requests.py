@@ -120,8 +120,11 @@ def can_decide(actor, req):
             and actor_rank(actor) <= RANK_COUNTY)
 
 
-def _load_for_decision(session, actor, request_id):
+def _load_for_decision(session, actor, request_id, expected_version=None):
     req = scope.get(session, actor, Request, request_id)
+    if expected_version is not None and int(expected_version) != req.version:
+        # The screen the decision was made on is stale: someone else acted in between.
+        raise DomainError(f"该申请已被他人处理（当前状态：{req.state.label}），请刷新后查看")
     if req.state != RequestState.PENDING:
         raise DomainError(f"该申请{req.state.label}，不能重复处理")
     step = current_step(req)
@@ -148,7 +151,7 @@ def _claim(session, req, seen_version):
 
 @with_actor
 def approve(session, actor, request_id, comment=None, expected_version=None):
-    req, step = _load_for_decision(session, actor, request_id)
+    req, step = _load_for_decision(session, actor, request_id, expected_version)
     _claim(session, req, expected_version if expected_version is not None else req.version)
     now = datetime.datetime.now()
     step.decision, step.actor_id, step.comment, step.decided_at = StepDecision.APPROVED, actor.id, comment, now
@@ -171,7 +174,7 @@ def reject(session, actor, request_id, comment, expected_version=None):
     comment = (comment or "").strip()
     if not comment:
         raise DomainError("驳回须填写理由", field="comment")
-    req, step = _load_for_decision(session, actor, request_id)
+    req, step = _load_for_decision(session, actor, request_id, expected_version)
     _claim(session, req, expected_version if expected_version is not None else req.version)
     now = datetime.datetime.now()
     step.decision, step.actor_id, step.comment, step.decided_at = StepDecision.REJECTED, actor.id, comment, now

@@ -66,3 +66,15 @@ def test_demo_covers_every_school_type_with_real_regions(app):
         types = set(db.session.scalars(select(OrgUnit.school_type).where(OrgUnit.kind == "school")))
         assert len(types) >= 5
         assert unit(db.session, "360702").name == "章贡区教育体育局"  # 赣州市章贡区
+
+
+@pytest.mark.parametrize("username", ["admin", "sheng_admin", "city_360100", "county_360102", "school_3601020001", "sheng_viewer"])
+def test_every_menu_entry_opens(as_user, username):
+    """No role sees a menu item that answers 403 (menu rights and view rights agree)."""
+    c = as_user(username)
+    html = c.get("/").get_data(as_text=True)
+    links = set(re.findall(r'href="(/[a-z]+view/[a-z_]+/?[^"]*)"', html))
+    assert links, "no menu links found"
+    for link in sorted(links):
+        r = c.get(link)
+        assert r.status_code == 200, (username, link, r.status_code)

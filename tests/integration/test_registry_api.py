@@ -550,7 +550,7 @@ def test_search_filters(app, api_token, enrolled, register):
     assert set(info["filters"]) >= {"name", "name_initials", "id_number", "xueji_no", "school", "grade",
                                     "class_name", "status"}
     # no write rights for a county: reading, searching and the province-wide lookup
-    assert sorted(info["permissions"]) == ["can_get", "can_info", "can_lookup", "can_search"]
+    assert sorted(info["permissions"]) == ["can_get", "can_info", "can_lookup"]
 
 
 def test_requires_a_token(client):
