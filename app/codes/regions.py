@@ -75,3 +75,17 @@ def search(session, term, limit=50):
     elif term:
         stmt = stmt.where(Region.full_name.contains(term))
     return session.scalars(stmt).all()
+
+
+@lru_cache(maxsize=1)
+def _full_names():
+    return {code: full for code, _, full, _, _ in national_regions()}
+
+
+def region_label(code12):
+    """出生地 / 户口所在地 for screens: 360102000000 → 江西省南昌市东湖区（360102）."""
+    if not code12:
+        return ""
+    code6 = str(code12)[:6]
+    name = _full_names().get(code6)
+    return f"{name}（{code6}）" if name else str(code12)

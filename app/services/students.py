@@ -95,7 +95,7 @@ def clean_student_fields(session, data, *, today=None, require_all=True):
             continue
         value = get(f)
         if value in (None, ""):
-            if f in ("gender", "id_type", "ethnicity"):
+            if f in ("gender", "id_type", "ethnicity", "nationality", "hmt_overseas"):  # NOT NULL columns
                 raise DomainError(f"请选择{FIELD_LABELS[f]}", field=f)
             clean[f] = None
             continue
@@ -168,7 +168,10 @@ def clean_guardians(guardians):
         id_type = tables.code_for("id_type", str(g.get("id_type") or "")) if g.get("id_type") else None
         number = None
         if id_type == identity.MAINLAND_ID:
-            number = identity.check_id_number(g.get("id_number"), label=f"第 {i} 位监护人的身份证号").number
+            try:
+                number = identity.check_id_number(g.get("id_number"), label=f"第 {i} 位监护人的身份证号").number
+            except DomainError as exc:  # the guardian's number, not the student's id_number field
+                raise DomainError(exc.message, field="guardians") from exc
         elif g.get("id_number"):
             number = identity.normalise(g.get("id_number"))
         phone = (g.get("phone") or "").strip()
@@ -441,6 +444,9 @@ def display(field, value):
         return ""
     if field in CODED_FIELDS:
         return tables.label(CODED_FIELDS[field], value)
+    if field in ("birthplace_code", "hukou_code"):
+        from app.codes.regions import region_label
+        return region_label(value)
     if field == "status":
         try:
             return str(StudentStatus(value).label)

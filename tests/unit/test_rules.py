@@ -55,3 +55,11 @@ def test_grantable_roles_are_own_level_or_below():
 def test_roles_fit_their_level():
     assert role_fits_unit(COUNTY_ADMIN, OrgKind.COUNTY) and not role_fits_unit(COUNTY_ADMIN, OrgKind.SCHOOL)
     assert role_fits_unit(READONLY, OrgKind.SCHOOL) and role_fits_unit(READONLY, OrgKind.PROVINCE)
+
+
+def test_region_codes_read_as_names():
+    from app.codes.regions import region_label
+    from app.services.students import display
+    assert region_label("360102000000") == "江西省南昌市东湖区（360102）"
+    assert display("hukou_code", "360102000000") == "江西省南昌市东湖区（360102）"
+    assert display("ethnicity", "08") == "壮族" and display("only_child", True) == "是"
