@@ -369,3 +369,65 @@ def test_english_switch(as_user):
 def test_english_login_page(client):
     html = client.get("/login/?_l_=en").get_data(as_text=True)
     assert "Sign in" in html and "User name" in html
+
+
+# --------------------------------------------------------------------------- registry screens
+
+def _registry_world(app):
+    """Students in every state the registry screens show: 在校 with an open 误操作删除 request,
+    and a rejected registration (重新提交)."""
+    import datetime
+
+    from app.extensions import db
+    from app.services import requests as engine, students
+    from app.services.identity import build_id_number
+    from tests.conftest import account
+
+    with app.app_context():
+        school, county = account(db.session, "school_3601020001"), account(db.session, "county_360102")
+        ids = []
+        for seq, name in [(11, "张小明"), (13, "李小华")]:
+            born = datetime.date(2019, 3, 1)
+            data = {"name": name, "gender": "1", "birth_date": born, "id_type": "1",
+                    "id_number": build_id_number("360102", born, seq), "ethnicity": "01", "grade": "11",
+                    "class_name": "一班", "birthplace_code": "360102", "only_child": True}
+            student, req, _ = students.register_student(
+                db.session, school, data, [{"name": "家长", "relation": "51", "phone": "13900001111"}])
+            ids.append((student.id, req.id))
+        engine.approve(db.session, county, ids[0][1])
+        engine.reject(db.session, county, ids[1][1], "班级填写有误")
+        students.request_deletion(db.session, school, ids[0][0], "重复建籍")
+        db.session.commit()
+        return ids[0][0], ids[1][0]
+
+
+def test_registry_screens_show_no_english(app, as_user):
+    in_school, rejected = _registry_world(app)
+    pages = {
+        "school_3601020001": ["/studentview/list/", f"/studentview/show/{in_school}", f"/studentview/show/{rejected}",
+                              f"/studentview/edit/{in_school}", f"/studentview/key_change/{in_school}",
+                              f"/studentview/request_deletion/{in_school}", f"/studentview/resubmit/{rejected}",
+                              "/studentview/register", "/lookupview/lookup", "/studentview/list/?_flt_0_status=in_school"],
+        "county_360102": ["/studentview/list/", f"/studentview/show/{in_school}", "/lookupview/lookup"],
+        "sheng_viewer": ["/studentview/list/", f"/studentview/show/{in_school}"],
+    }
+    posts = {"school_3601020001": [
+        ("/lookupview/lookup", {"name": "张小明", "id_number": "360102201903010113"}),
+        ("/lookupview/lookup", {"name": "王五", "id_number": "110101201001010011"}),
+        ("/studentview/register", {"name": "王五", "gender": "2", "birth_date": "2030-01-01"}),
+        (f"/studentview/edit/{in_school}", {"version": "0", "class_name": "二班", "nationality": "CHN", "hmt_overseas": "00"}),
+    ]}
+    problems = []
+    for username, urls in pages.items():
+        client = as_user(username)
+        for url in urls:
+            resp = client.get(url)
+            assert resp.status_code == 200, (username, url, resp.status_code)
+            problems += [f"{username} {url}  {w}: {t!r}" for w, t, _ in english_on(resp.get_data(as_text=True))]
+        for url, data in posts.get(username, []):
+            resp = client.post(url, data=data, follow_redirects=True)
+            assert resp.status_code == 200, (username, url, resp.status_code)
+            problems += [f"{username} POST {url}  {w}: {t!r}" for w, t, _ in english_on(resp.get_data(as_text=True))]
+    assert not problems, "English words on the registry screens:\n" + "\n".join(sorted(set(problems)))
+    en = as_user("school_3601020001").get(f"/studentview/show/{in_school}?_l_=en").get_data(as_text=True)
+    assert "Student Record" in en and "Guardians" in en and "学籍变动记录" not in en
