@@ -29,6 +29,8 @@ def create_app(config=None):
     migrate.init_app(app, db, render_as_batch=True, directory=str(_root() / "migrations"))
     csrf.init_app(app)
     audit.install()
+    from app.services import attachments
+    attachments.install()
 
     with app.app_context():
         appbuilder = AppBuilder()  # one per app: FAB keeps per-app view lists

@@ -7,7 +7,7 @@ from werkzeug.exceptions import BadRequest
 from app.extensions import db
 from app.models.audit import AuditLog
 from app.models.org import OrgUnit, Region
-from app.services import orgs
+from app.services import orgs, privacy
 from app.services.context import current_actor
 from app.services.errors import DomainError
 from app.views.base import SCOPED
@@ -92,3 +92,16 @@ class AuditLogApi(ScopedModelRestApi):
     show_columns = list_columns
     search_columns = ["actor_name", "entity", "entity_id", "created_at"]
     order_columns = ["id", "created_at"]
+
+    def _mask(self, row):
+        actor = current_actor()
+        for key in ("old_value", "new_value"):
+            if key in row:
+                row[key] = privacy.shown_field(actor, row.get("field"), row[key])
+
+    def pre_get(self, data):
+        self._mask(data.get("result", {}))
+
+    def pre_get_list(self, data):
+        for row in data.get("result", []):
+            self._mask(row)

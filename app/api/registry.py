@@ -67,13 +67,7 @@ class StateLabel(EnumLabel):
         super().__init__(**kwargs)
 
 
-def shown_xueji(actor, number):
-    """学籍号 "G" + ID number carries the ID number: masked like it. L-numbers carry none."""
-    if not number or privacy.full_id_allowed(actor):
-        return number
-    if number.startswith("G"):
-        return "G" + identity.mask(number[1:])
-    return number
+shown_xueji = privacy.shown_xueji
 
 
 class MaskedId(fields.Field):

@@ -30,3 +30,16 @@ class AuditLog(db.Model):
     reason: Mapped[str | None] = mapped_column(String(255))
     # Org path of the record's owner at the time of the change: scopes who may read this entry.
     org_path: Mapped[str | None] = mapped_column(String(255))
+
+    # Values of fields that carry an ID number, as the reader may see them (信息保密).
+    @property
+    def old_value_shown(self):
+        from app.services.context import current_actor
+        from app.services.privacy import shown_field
+        return shown_field(current_actor(), self.field, self.old_value)
+
+    @property
+    def new_value_shown(self):
+        from app.services.context import current_actor
+        from app.services.privacy import shown_field
+        return shown_field(current_actor(), self.field, self.new_value)

@@ -98,7 +98,8 @@ class Student(db.Model):
         return self.school.path if self.school is not None else None
 
     def __str__(self):
-        return f"{self.name}（{self.xueji_no or '未发号'}）"
+        # No 学籍号 here: a G-number carries the ID number, and this label lands in the audit log.
+        return f"{self.name}（个人标识码 {self.personal_id or '未发号'}）"
 
 
 class Guardian(db.Model):

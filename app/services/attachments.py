@@ -16,6 +16,30 @@ KIND_LABELS = {"no_id_proof": "无身份证号证明", "evidence": "证明材料
 _MAGIC = {".pdf": (b"%PDF",), ".png": (b"\x89PNG",), ".jpg": (b"\xff\xd8",), ".jpeg": (b"\xff\xd8",)}
 
 
+_NEW_FILES = "attachment_files_written"
+
+
+def _forget_files(session):
+    session.info.pop(_NEW_FILES, None)
+
+
+def _remove_files(session):
+    for path in session.info.pop(_NEW_FILES, []):
+        try:
+            os.remove(path)
+        except OSError:
+            pass
+
+
+def install():
+    """Files are written before the transaction commits; a rollback must not leave them behind."""
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+    if not event.contains(Session, "after_rollback", _remove_files):
+        event.listen(Session, "after_commit", _forget_files)
+        event.listen(Session, "after_rollback", _remove_files)
+
+
 def _folder():
     path = os.path.join(current_app.config["INSTANCE_DIR"], "attachments")
     os.makedirs(path, exist_ok=True)
@@ -36,8 +60,10 @@ def save(session, actor, filename, data, kind, org_path):
     if not any(data.startswith(m) for m in _MAGIC[ext]):
         raise DomainError(f"{filename} 的内容与文件类型不符，请上传真实的 PDF/JPG/PNG 文件", field="attachments")
     stored = f"{uuid.uuid4().hex}{ext}"
-    with open(os.path.join(_folder(), stored), "wb") as fh:
+    path = os.path.join(_folder(), stored)
+    with open(path, "wb") as fh:
         fh.write(data)
+    session.info.setdefault(_NEW_FILES, []).append(path)  # removed again if the transaction rolls back
     att = Attachment(kind=kind, filename=filename, stored_name=stored, content_type=ALLOWED[ext], size=len(data),
                      sha256=hashlib.sha256(data).hexdigest(), org_path=org_path, uploaded_by_id=getattr(actor, "id", None))
     session.add(att)

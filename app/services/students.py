@@ -317,6 +317,22 @@ def resubmit_registration(session, actor, student_id, data=None, guardians=None,
                           payload={"after": snapshot(student)}, reason="新生注册（重新提交）")
 
 
+@with_actor
+def withdraw_registration(session, actor, student_id, expected_version=None):
+    """A registration the county rejected may also be given up: the record becomes 已删除 (kept for
+    query) and the ID number is free again. A pending one is withdrawn by cancelling its request."""
+    student = _own_student(session, actor, student_id, "撤回新生注册")
+    if student.status != StudentStatus.REGISTERING:
+        raise DomainError("只有未通过核办的新生注册可以撤回")
+    _check_version(student, expected_version)
+    if requests.open_locking_request(session, student.id) is not None:
+        raise DomainError("该注册正在等待核办，请在“业务申请”中撤销申请")
+    student.status = StudentStatus.DELETED
+    _close_history(student, "学校撤回未通过核办的新生注册")
+    session.flush()
+    return student
+
+
 # ---------------------------------------------------------------- non-key edits
 
 def _check_version(student, expected_version):

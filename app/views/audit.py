@@ -25,15 +25,17 @@ class AuditLogView(ScopedModelView):
     label_columns = {
         "created_at": _l("时间"), "actor_name": _l("操作人"), "entity": _l("对象类型"),
         "entity_id": _l("对象编号"), "entity_label": _l("对象"), "action": _l("操作"),
-        "field": _l("字段"), "old_value": _l("原值"), "new_value": _l("新值"), "reason": _l("事由"),
+        "field": _l("字段"), "old_value": _l("原值"), "new_value": _l("新值"),
+        "old_value_shown": _l("原值"), "new_value_shown": _l("新值"), "reason": _l("事由"),
     }
-    list_columns = ["created_at", "actor_name", "action", "entity", "entity_label", "field", "old_value", "new_value", "reason"]
-    show_columns = ["created_at", "actor_name", "action", "entity", "entity_id", "entity_label", "field", "old_value", "new_value", "reason"]
+    list_columns = ["created_at", "actor_name", "action", "entity", "entity_label", "field", "old_value_shown", "new_value_shown", "reason"]
+    show_columns = ["created_at", "actor_name", "action", "entity", "entity_id", "entity_label", "field",
+                    "old_value_shown", "new_value_shown", "reason"]
     search_columns = ["actor_name", "entity", "entity_id", "entity_label", "created_at", "action"]
     base_order = ("id", "desc")
     formatters_columns = {
         "action": lambda v: ACTIONS.get(v, v),
         "entity": lambda v: ENTITIES.get(v, v),
         "field": lambda v: FIELDS.get(v, v or ""),
-        "created_at": show_value, "old_value": show_value, "new_value": show_value, "reason": show_value,
+        "created_at": show_value, "old_value_shown": show_value, "new_value_shown": show_value, "reason": show_value,
     }

@@ -81,11 +81,7 @@ def shown_id(number):
 
 def shown_xueji_no(number):
     """A national 学籍号 is 'G' + the ID number: it is masked exactly when the ID number is."""
-    if not number:
-        return ""
-    if number.startswith("G") and len(number) == 19:
-        return "G" + shown_id(number[1:])
-    return number
+    return privacy.shown_xueji(current_actor(), number) or ""
 
 
 def field_value(field, value):
@@ -276,7 +272,7 @@ class StudentView(ScopedModelView):
     list_title = _l("学生学籍")
     show_title = _l("学生学籍详情")
     list_template = "students/list.html"
-    base_permissions = ["can_list", "can_show", "can_edit", "can_register", "can_resubmit", "can_key_change",
+    base_permissions = ["can_list", "can_show", "can_edit", "can_register", "can_resubmit", "can_withdraw", "can_key_change",
                         "can_request_deletion", "can_cancel_request"]
     label_columns = LABELS
     list_columns = ["xueji_no", "name", "gender", "birth_date", "id_number", "school", "grade", "class_name", "status"]
@@ -458,6 +454,16 @@ class StudentView(ScopedModelView):
         return self._render_form(form, _l("重新提交新生注册"), groups=[KEY_GROUP] + OTHER_GROUPS, guardians=True,
                                  errors=self._errors(error), student=student, submit=_l("重新提交"),
                                  intro=_("请根据核办意见修改后重新提交。"))
+
+    @expose("/withdraw/<int:pk>", methods=["POST"])
+    @scoped_pk
+    @has_access
+    def withdraw(self, pk):
+        """撤回: give up a registration the county rejected."""
+        _student, error = _attempt(students.withdraw_registration, pk, expected_version=_int_or_none(request.form.get("version")))
+        if error is None:
+            flash(_("已撤回该新生注册，记录已删除（保留备查）"), "success")
+        return redirect(url_for("StudentView.show", pk=pk))
 
     @expose("/edit/<int:pk>", methods=["GET", "POST"])
     @scoped_pk

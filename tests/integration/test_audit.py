@@ -59,3 +59,25 @@ def test_role_changes_and_password_resets_are_audited_without_secrets(app):
         fields = {r.field: r for r in rows}
         assert fields["roles"].new_value == "只读查询员、学校学籍管理员"
         assert fields["password"].new_value == "******（已修改）" and "pbkdf2" not in (fields["password"].old_value or "")
+
+
+def test_id_numbers_in_the_audit_log_are_masked_for_readers_without_full_view(app, as_user, api_token):
+    import datetime
+    from app.services import requests as engine, students
+    from app.services.identity import build_id_number
+    number = build_id_number("360102", datetime.date(2019, 3, 7), 15)
+    with app.app_context():
+        s, req, _ = students.register_student(
+            db.session, account(db.session, "school_3601020001"),
+            {"name": "张小明", "gender": "1", "birth_date": "2019-03-07", "id_type": "1", "id_number": number,
+             "ethnicity": "01"}, [{"name": "张大明", "relation": "51", "phone": "13900000000"}])
+        engine.approve(db.session, account(db.session, "county_360102"), req.id)
+        db.session.commit()
+    masked = number[:6] + "********" + number[-4:]
+    viewer = as_user("sheng_viewer").get("/auditlogview/list/?psize_AuditLogView=100").get_data(as_text=True)
+    assert masked in viewer and number not in viewer
+    county = as_user("county_360102").get("/auditlogview/list/?psize_AuditLogView=100").get_data(as_text=True)
+    assert number in county
+    c, h = api_token("sheng_viewer")
+    rows = c.get("/api/v1/audit_log/?q=(page_size:100)", headers=h).json["result"]
+    assert number not in str(rows) and masked in str(rows)

@@ -328,3 +328,39 @@ def test_decisions_are_audited(app):
         assert decision and decision[0].new_value == "rejected" and decision[0].actor_name == "county_360102"
         assert any(r.field == "comment" and r.new_value == "照片不清晰" for r in rows)
         assert all(r.org_path == "/360000/360100/360102/3601020001/" for r in rows)
+
+
+def test_a_rejected_registration_can_be_withdrawn(app, as_user):
+    with app.app_context():
+        s, req = register()
+        with pytest.raises(DomainError, match="正在等待核办"):
+            students.withdraw_registration(db.session, account(db.session, "school_3601020001"), s.id)
+        db.session.rollback()
+        requests.reject(db.session, account(db.session, "county_360102"), req.id, "信息不全")
+        db.session.commit()
+        with pytest.raises(NotFound):
+            students.withdraw_registration(db.session, account(db.session, "school_3601030001"), s.id)
+        sid = s.id
+    r = as_user("school_3601020001").post(f"/studentview/withdraw/{sid}", follow_redirects=True)
+    assert "已撤回该新生注册" in r.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Student, sid).status == StudentStatus.DELETED
+        again, _ = register()  # the ID number is free again
+        assert again.id != sid
+
+
+def test_files_of_a_failed_request_do_not_stay_on_disk(app):
+    import os
+    with app.app_context():
+        folder = os.path.join(app.config["INSTANCE_DIR"], "attachments")
+        before = set(os.listdir(folder)) if os.path.isdir(folder) else set()
+        actor = account(db.session, "school_3601020001")
+        proof = [attachments.save(db.session, actor, "证明.pdf", PDF, "no_id_proof", actor.org_unit.path)]
+        with pytest.raises(DomainError):
+            students.register_student(db.session, actor, data(name=""), GUARDIANS, proof)
+        db.session.rollback()
+        assert set(os.listdir(folder)) == before
+        kept = [attachments.save(db.session, actor, "证明.pdf", PDF, "no_id_proof", actor.org_unit.path)]
+        students.register_student(db.session, actor, data(id_type="A", id_number=""), GUARDIANS, kept)
+        db.session.commit()
+        assert len(set(os.listdir(folder)) - before) == 1
