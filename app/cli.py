@@ -36,13 +36,28 @@ def register(app):
     @app.cli.command("demo")
     @click.option("--province", default="360000", help="省级行政区划代码（默认 360000 江西）")
     @click.option("--schools-per-county", default=3, type=int)
+    @click.option("--students", default=0, type=click.IntRange(min=0),
+                  help="另外生成的在校学生人数（每次执行都再新增这么多；默认 0）")
     @with_appcontext
-    def demo_cmd(province, schools_per_county):
+    def demo_cmd(province, schools_per_county, students):
         """建立演示省份（可重复执行）。"""
         from app.services import demo
         setup_database()
         units, users = demo.load_demo(db.session, province, schools_per_county)
         click.echo(f"新增机构 {units} 个，新增账号 {users} 个")
+        if students:
+            from app.services.demo_students import generate_students
+            step = max(students // 10, 1)
+            shown = [0]
+
+            def progress(done, total):
+                if done - shown[0] >= step or done == total:
+                    shown[0] = done
+                    click.echo(f"  学生 {done}/{total}")
+            result = generate_students(db.session, students, province, progress=progress)
+            db.session.commit()
+            click.echo(f"新增在校学生 {result['students']} 名（含监护人与学籍历史），用时 {result['seconds']:.1f} 秒，"
+                       f"每秒 {result['students'] / max(result['seconds'], 1e-9):,.0f} 名（{result['method']}）")
         print_accounts(demo.sample_accounts(db.session, province))
 
     @app.cli.command("load-regions")

@@ -36,8 +36,9 @@ class Student(db.Model):
         Index("ix_student_school_status", "school_id", "status"),
         Index("ix_student_school_grade_class", "school_id", "grade", "class_name"),
         Index("ix_student_name", "name"),
-        Index("ix_student_name_initials", "name_initials"),
-        Index("ix_student_id_number", "id_number"),
+        # pattern ops: prefix searches (LIKE 'x%') use these under any collation (bench/bench_students.py)
+        Index("ix_student_name_initials", "name_initials", postgresql_ops={"name_initials": "varchar_pattern_ops"}),
+        Index("ix_student_id_number", "id_number", postgresql_ops={"id_number": "varchar_pattern_ops"}),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

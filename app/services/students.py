@@ -43,9 +43,23 @@ NO_ID_PROOF = "no_id_proof"
 EVIDENCE = "evidence"
 
 
+# Surnames read differently from the common reading of the character (曾 zēng, not céng …).
+SURNAME_INITIALS = {"曾": "z", "单": "s", "解": "x", "仇": "q", "区": "o", "朴": "p", "查": "z", "盖": "g",
+                    "乐": "y", "员": "y", "华": "h", "任": "r", "缪": "m", "尉": "y", "种": "c", "覃": "q",
+                    "秘": "b", "繁": "p", "召": "s", "长孙": "zs", "尉迟": "yc", "万俟": "mq"}
+
+
 def initials(name):
-    """Pinyin initials for search: 张小明 → zxm."""
-    return "".join(p[0] for p in lazy_pinyin(name or "", style=Style.FIRST_LETTER) if p and p[0].isalpha()).lower()[:32]
+    """Pinyin initials for search: 张小明 → zxm, 曾小明 → zxm."""
+    name = (name or "").strip()
+    for surname in sorted(SURNAME_INITIALS, key=len, reverse=True):
+        if name.startswith(surname):
+            return (SURNAME_INITIALS[surname] + _initials(name[len(surname):]))[:32]
+    return _initials(name)
+
+
+def _initials(text):
+    return "".join(p[0] for p in lazy_pinyin(text, style=Style.FIRST_LETTER) if p and p[0].isalpha()).lower()[:32]
 
 
 # ---------------------------------------------------------------- validation

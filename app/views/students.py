@@ -251,15 +251,20 @@ def _uploads(session, actor, kinds):
 # ---------------------------------------------------------------- 学生学籍
 
 class StudentInterface(SQLAInterface):
-    """Default order of the list: school (by its place in the tree), class, name."""
+    """Default order of the list: school, grade, class, name — the order of the index
+    ix_student_school_grade_class, so a page at province scale reads 20 rows, not a million."""
 
     def apply_order_by(self, query, order_column, order_direction, *args, **kwargs):
         if self.obj is not Student:  # related interfaces (the school dropdown) are built from this class too
             return super().apply_order_by(query, order_column, order_direction, *args, **kwargs)
         if not order_column:
-            school_path = select(OrgUnit.path).where(OrgUnit.id == Student.school_id).scalar_subquery()
-            return query.order_by(school_path, Student.class_name, Student.name, Student.id)
+            return query.order_by(Student.school_id, Student.grade, Student.class_name, Student.name, Student.id)
         return super().apply_order_by(query, order_column, order_direction, *args, **kwargs).order_by(Student.id)
+
+    def query_count(self, query, filters=None, select_columns=None):
+        # FAB orders its count query too; sorting a million rows just to count them cost seconds.
+        inner = self._apply_inner_all(query, filters, select_columns=select_columns, aliases_mapping={})
+        return inner.order_by(None).count()
 
 
 def _grade_label(code):
@@ -279,7 +284,8 @@ class StudentView(ScopedModelView):
     show_columns = list_columns
     add_columns = edit_columns = ["class_name"]  # FAB's generated forms are not used: see register/edit below
     search_columns = ["name", "name_initials", "id_number", "xueji_no", "school", "grade", "class_name", "status"]
-    order_columns = ["xueji_no", "name", "birth_date", "grade", "class_name", "status"]
+    # Not 学籍号: it begins with the county code, and PostgreSQL walks that index from its start (bench/).
+    order_columns = ["name", "birth_date", "grade", "class_name", "status"]
     formatters_columns = {
         "gender": lambda v: tables.label("gender", v),
         "grade": _grade_label,

@@ -63,3 +63,10 @@ def test_region_codes_read_as_names():
     assert region_label("360102000000") == "江西省南昌市东湖区（360102）"
     assert display("hukou_code", "360102000000") == "江西省南昌市东湖区（360102）"
     assert display("ethnicity", "08") == "壮族" and display("only_child", True) == "是"
+
+
+@pytest.mark.parametrize("name, expected", [("张小明", "zxm"), ("曾小明", "zxm"), ("单田芳", "stf"), ("解缙", "xj"),
+                                            ("欧阳修", "oyx"), ("尉迟恭", "ycg")])
+def test_pinyin_initials_read_surnames_right(name, expected):
+    from app.services.students import initials
+    assert initials(name) == expected
