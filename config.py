@@ -54,6 +54,7 @@ class Config:
     JOB_RESULT_DIR = os.environ.get("JOB_RESULT_DIR", str(_INSTANCE / "job_results"))
 
     LOAD_DEMO = _env_bool("LOAD_DEMO", True)
+    DEMO_STUDENTS = int(os.environ.get("DEMO_STUDENTS", 20000))  # students in the first-start demo
 
     # Flask-AppBuilder
     AUTH_TYPE = AUTH_DB

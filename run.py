@@ -21,6 +21,11 @@ def prepare(app):
             from app.services import demo
             print("首次启动：正在建立演示省份（江西）…", flush=True)
             demo.load_demo(db.session)
+            if app.config["DEMO_STUDENTS"]:
+                from app.services.demo_students import generate_students
+                result = generate_students(db.session, app.config["DEMO_STUDENTS"])
+                db.session.commit()
+                print(f"演示学生 {result['students']} 名已建立（{result['seconds']:.1f} 秒）", flush=True)
             print_accounts(demo.sample_accounts(db.session))
         elif not empty and app.config["LOAD_DEMO"]:
             from app.services import demo
