@@ -250,6 +250,10 @@ def _uploads(session, actor, kinds):
 
 # ---------------------------------------------------------------- 学生学籍
 
+# Not 学籍号: it begins with the county code, and PostgreSQL walks that index from its start (bench/).
+STUDENT_ORDER_COLUMNS = ("name", "birth_date", "grade", "class_name", "status")
+
+
 class StudentInterface(SQLAInterface):
     """Default order of the list: school, grade, class, name — the order of the index
     ix_student_school_grade_class, so a page at province scale reads 20 rows, not a million."""
@@ -257,7 +261,7 @@ class StudentInterface(SQLAInterface):
     def apply_order_by(self, query, order_column, order_direction, *args, **kwargs):
         if self.obj is not Student:  # related interfaces (the school dropdown) are built from this class too
             return super().apply_order_by(query, order_column, order_direction, *args, **kwargs)
-        if not order_column:
+        if order_column not in STUDENT_ORDER_COLUMNS:  # none, or one not offered (a hand-made URL)
             return query.order_by(Student.school_id, Student.grade, Student.class_name, Student.name, Student.id)
         return super().apply_order_by(query, order_column, order_direction, *args, **kwargs).order_by(Student.id)
 
@@ -284,8 +288,7 @@ class StudentView(ScopedModelView):
     show_columns = list_columns
     add_columns = edit_columns = ["class_name"]  # FAB's generated forms are not used: see register/edit below
     search_columns = ["name", "name_initials", "id_number", "xueji_no", "school", "grade", "class_name", "status"]
-    # Not 学籍号: it begins with the county code, and PostgreSQL walks that index from its start (bench/).
-    order_columns = ["name", "birth_date", "grade", "class_name", "status"]
+    order_columns = list(STUDENT_ORDER_COLUMNS)
     formatters_columns = {
         "gender": lambda v: tables.label("gender", v),
         "grade": _grade_label,
