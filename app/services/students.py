@@ -518,3 +518,86 @@ def _guardian_scope(actor):
 scope.register(Student, _student_scope)
 scope.register(Attachment, _attachment_scope)
 scope.register(Guardian, _guardian_scope)
+
+
+# ---------------------------------------------------------------- 新生注册 by workbook (bulk)
+
+def clean_import_row(session, actor, values, today=None):
+    """One workbook row → (student fields, guardian): the same validators as the form."""
+    student_fields = {k: v for k, v in values.items() if not k.startswith("guardian_") and k != "school_code"}
+    clean, _warnings = clean_student_fields(session, student_fields, today=today)
+    if not clean.get("id_number"):
+        raise DomainError("没有身份证件号的学生须上传无身份证号证明，请在“新生注册”页面单独注册", field="id_number")
+    guardian = clean_guardians([{k[len("guardian_"):]: v for k, v in values.items() if k.startswith("guardian_")}])[0]
+    return {"student": clean, "guardian": guardian}
+
+
+def holders_of(session, id_numbers):
+    """{id_number: (county, school)} for numbers already held by an active record (chunked)."""
+    out, numbers = {}, list(id_numbers)
+    for i in range(0, len(numbers), 2000):
+        chunk = numbers[i:i + 2000]
+        rows = session.execute(
+            select(Student.id_number, Student.school_id)
+            .where(Student.id_number.in_(chunk), Student.status.not_in([StudentStatus(s) for s in INACTIVE_STATUSES]))
+        ).all()
+        schools = {s.id: s for s in session.scalars(select(OrgUnit).where(OrgUnit.id.in_({r.school_id for r in rows})))}
+        for number, school_id in rows:
+            out[number] = _county_and_school(session, schools[school_id])
+    return out
+
+
+@with_actor
+def register_students_bulk(session, actor, records, progress=None):
+    """新生注册 for many students at once (workbook import): the same rules as register_student
+    (records come from clean_import_row; the one-record-per-person check runs again here, inside
+    the writing transaction), written set-based. Returns {"students": n, "requests": n}."""
+    from sqlalchemy import bindparam, insert, update
+    from app.models.requests import RequestState, RequestStep, StepDecision
+    from app.services import audit
+
+    school = _school_actor(actor, "批量注册新生")
+    if not school.active or not school.may_enroll:
+        raise DomainError(f"{school.name}当前不能招生注册，请联系县（区）教育局")
+    held = holders_of(session, [r["student"]["id_number"] for r in records])
+    if held:
+        number, (county, name) = next(iter(held.items()))
+        raise DomainError(f"有 {len(held)} 名学生已在本省建立学籍（如身份证件号 {number[:6]}…{number[-4:]} 在 {county} {name}），"
+                          f"请重新上传以查看标注")
+    county = requests.ancestor_of_kind(session, school, OrgKind.COUNTY)
+    if county is None:
+        raise DomainError("找不到该学校所属的县（区）教育局，无法提交审批")
+    province = school.path.split("/")[1]
+    now = datetime.datetime.now()
+    done = 0
+    for start in range(0, len(records), 5000):
+        chunk = records[start:start + 5000]
+        rows = [{**r["student"], "school_id": school.id, "status": StudentStatus.REGISTERING, "created_by_id": actor.id,
+                 "name_initials": initials(r["student"]["name"]), "version": 1, "created_at": now, "updated_at": now}
+                for r in chunk]
+        try:
+            ids = session.scalars(insert(Student).returning(Student.id, sort_by_parameter_order=True), rows).all()
+        except IntegrityError:
+            raise DomainError("部分学生刚刚已被其他学校注册（一人一籍），请重新上传以查看标注")
+        table = Student.__table__  # Core: the ORM's versioned bulk update would want each row's version
+        session.execute(update(table).where(table.c.id == bindparam("b_id")).values(personal_id=bindparam("b_pid")),
+                        [{"b_id": i, "b_pid": identity.personal_identifier(province, i)} for i in ids])
+        session.execute(insert(Guardian), [{**r["guardian"], "student_id": i} for r, i in zip(chunk, ids)])
+        session.execute(insert(StudentHistory), [
+            {"student_id": i, "school_id": school.id, "grade": r["student"].get("grade"),
+             "class_name": r["student"].get("class_name"), "status": StudentStatus.REGISTERING.value,
+             "valid_from": now, "reason": "新生注册（批量导入）"} for r, i in zip(chunk, ids)])
+        req_ids = session.scalars(insert(Request).returning(Request.id, sort_by_parameter_order=True), [
+            {"type": REGISTRATION, "state": RequestState.PENDING, "student_id": i, "school_id": school.id,
+             "initiator_id": actor.id, "locks_student": True, "reason": "新生注册（批量导入）", "current_step": 1,
+             "version": 1, "created_at": now,
+             "payload": {"after": {k: (v.isoformat() if isinstance(v, datetime.date) else
+                                       (str(v) if isinstance(v, Decimal) else v)) for k, v in r["student"].items()}}}
+            for r, i in zip(chunk, ids)]).all()
+        session.execute(insert(RequestStep), [
+            {"request_id": rid, "seq": 1, "org_unit_id": county.id, "decision": StepDecision.PENDING} for rid in req_ids])
+        done += len(chunk)
+        if progress:
+            progress(65 + int(25 * done / len(records)), f"已写入 {done:,}/{len(records):,} 名学生")
+    audit.record_bulk(session, "student", done, school.path, f"新生注册（批量导入 {done} 名，待 {county.name} 核办）", actor)
+    return {"students": done, "requests": done}
