@@ -73,6 +73,8 @@ class Config:
     APP_THEME = ""
     AUTH_RATE_LIMITED = False
 
+    IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", 50 * 1024 * 1024))
+    MAX_CONTENT_LENGTH = IMPORT_MAX_BYTES + 1024 * 1024  # the web server refuses larger bodies (413)
     LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", 5))
     LOGIN_LOCK_MINUTES = int(os.environ.get("LOGIN_LOCK_MINUTES", 15))
 

@@ -60,6 +60,42 @@ def register(app):
                        f"每秒 {result['students'] / max(result['seconds'], 1e-9):,.0f} 名（{result['method']}）")
         print_accounts(demo.sample_accounts(db.session, province))
 
+    @app.cli.command("import")
+    @click.argument("spec_name", metavar="SPEC")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+    @click.option("--as", "username", required=True, help="以该账号的身份与数据范围导入")
+    @click.option("--dry-run", is_flag=True, help="只校验，不写入")
+    @click.option("--valid-only", is_flag=True, help="只导入正确的行，错误行写入标注文件")
+    @with_appcontext
+    def import_cmd(spec_name, path, username, dry_run, valid_only):
+        """用导入引擎导入一个文件（与界面相同的规则与数据范围）。"""
+        import os
+        from sqlalchemy import select
+        from app.imports import engine, spec as specs
+        from app.imports import specs as _registered  # noqa: F401
+        from app.models import Account
+        from app.services.context import acting_as
+        from app.services.errors import DomainError
+        actor = db.session.scalar(select(Account).where(Account.username == username))
+        if actor is None or not actor.active:
+            raise click.ClickException(f"账号 {username} 不存在或已停用")
+        base, _ = os.path.splitext(path)
+        try:
+            with acting_as(actor, reason=f"命令行导入 {os.path.basename(path)}"):
+                summary = engine.run_import(db.session, actor, specs.get(spec_name), path, os.path.basename(path),
+                                            valid_only=valid_only, dry_run=dry_run, error_path=f"{base}_错误标注.xlsx",
+                                            progress=lambda pct, msg=None: click.echo(f"  {pct:3d}% {msg or ''}", err=True))
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            raise click.ClickException(exc.message)
+        click.echo(f"{summary['message']}（读取 {summary['read']} 行，导入 {summary['accepted']} 行，"
+                   f"有误 {summary['rejected']} 行，用时 {summary['seconds']} 秒）")
+        if summary["error_file"]:
+            click.echo(f"错误标注文件：{summary['error_file']}")
+        if summary["rejected"] and not valid_only:
+            raise SystemExit(1)
+
     @app.cli.command("load-regions")
     @with_appcontext
     def regions_cmd():

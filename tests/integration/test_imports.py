@@ -209,3 +209,38 @@ def test_csv_in_gbk(app, tmp_path):
         w.writerow(["" if v is None else v for v in row(1)])
     with app.app_context():
         assert run(path)["accepted"] == 1
+
+
+def test_import_job_runs_in_the_background_with_the_annotated_file_as_result(app, tmp_path):
+    from app.jobs.imports import start_import
+    from tests.conftest import finish_jobs
+    good = workbook(tmp_path, [row(1), row(2)], name="good.xlsx")
+    bad = workbook(tmp_path, [row(3), row(4, gender="女")], name="bad.xlsx")
+    with app.test_request_context():
+        actor = account(db.session, "school_3601020001")
+        ok_id = start_import(db.session, actor, "new_students", "good.xlsx", open(good, "rb").read()).id
+        bad_id = start_import(db.session, actor, "new_students", "bad.xlsx", open(bad, "rb").read()).id
+        with pytest.raises(DomainError, match="不能超过"):
+            start_import(db.session, actor, "new_students", "big.xlsx", b"x" * (app.config["IMPORT_MAX_BYTES"] + 1))
+        with pytest.raises(DomainError, match="学校学籍管理员"):
+            start_import(db.session, account(db.session, "county_360102"), "new_students", "good.xlsx", b"PK")
+    job = finish_jobs(app, ok_id)
+    assert job.state.value == "finished" and "全部导入成功" in job.message and job.result_file is None
+    job = finish_jobs(app, bad_id)
+    assert job.state.value == "finished" and "未导入任何数据" in job.message
+    assert job.result_file and load_workbook(job.result_file).active.cell(row=3, column=len(HEADERS) + 1).value
+    with app.app_context():
+        assert count(Student) == 2
+
+
+def test_cli_import(app, tmp_path):
+    path = workbook(tmp_path, [row(1), row(2, birth_date="2030-01-01")])
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["import", "new_students", path, "--as", "school_3601020001", "--dry-run"])
+    assert "试校验：共 2 行" in result.output and os.path.exists(path.replace(".xlsx", "_错误标注.xlsx"))
+    result = runner.invoke(args=["import", "new_students", path, "--as", "school_3601020001", "--valid-only"])
+    assert "已导入 1 行" in result.output
+    result = runner.invoke(args=["import", "new_students", path, "--as", "county_360102"])
+    assert result.exit_code != 0 and "学校学籍管理员" in result.output
+    with app.app_context():
+        assert count(Student) == 1
