@@ -121,8 +121,8 @@ class Config:
         "学校学籍管理员": [
             ["^(OrgUnitView|OrgUnitApi)$", READ_PERMS],
             ["^(AccountView|JobView|RegionView|RegionApi|HomeView)$", ".*"],
-            ["^(StudentView|StudentApi|LookupView|MyRequestsView|RequestApi|AttachmentView)$", ".*"],
-            ["^(Org|Admin|OrgUnits|Regions|Accounts|MyJobs|Registry|Students|Lookup|MyRequests)$", "menu_access"],
+            ["^(StudentView|StudentApi|LookupView|MyRequestsView|RequestApi|AttachmentView|ImportView|ImportApi)$", ".*"],
+            ["^(Org|Admin|OrgUnits|Regions|Accounts|MyJobs|Registry|Students|Lookup|MyRequests|Imports)$", "menu_access"],
         ],
         "只读查询员": [
             ["^(OrgUnitView|OrgUnitApi|AuditLogView|AuditLogApi|RegionView|RegionApi)$", READ_PERMS],

@@ -37,7 +37,7 @@ def create_app(config=None):
         appbuilder.init_app(app, db.session)
         _register_views(appbuilder)
         appbuilder.post_init()
-        for bp in ("OrgUnitApi", "RegionApi", "AuditLogApi", "SecurityApi", "StudentApi", "RequestApi"):
+        for bp in ("OrgUnitApi", "RegionApi", "AuditLogApi", "SecurityApi", "StudentApi", "RequestApi", "ImportApi"):
             if bp in app.blueprints:
                 csrf.exempt(app.blueprints[bp])  # JWT, not cookies
 
@@ -97,7 +97,8 @@ def _register_views(appbuilder):
     appbuilder.add_api(AuditLogApi)
 
     from app.api import registry as registry_api
-    from app.views import requests as request_views, students as student_views
+    from app.views import imports as import_views, requests as request_views, students as student_views
     student_views.register(appbuilder)
+    import_views.register(appbuilder)
     request_views.register(appbuilder)
     registry_api.register(appbuilder)
