@@ -37,6 +37,8 @@ def create_app(config=None):
         appbuilder.init_app(app, db.session)
         _register_views(appbuilder)
         appbuilder.post_init()
+        from app.api import install_token_messages
+        install_token_messages(appbuilder.sm.jwt_manager)
         for bp in ("OrgUnitApi", "RegionApi", "AuditLogApi", "SecurityApi", "StudentApi", "RequestApi", "ImportApi"):
             if bp in app.blueprints:
                 csrf.exempt(app.blueprints[bp])  # JWT, not cookies

@@ -19,7 +19,7 @@ def header_key(text):
     return re.sub(r"[\s*＊:：]", "", text)
 
 
-def _kind(filename, head):
+def file_kind(filename, head):
     name = (filename or "").lower()
     if head.startswith(ZIP_MAGIC):
         return "xlsx"
@@ -58,7 +58,7 @@ def read_sheet(path, filename=""):
     """Returns (headers, rows): the first sheet's header row and the data rows as lists."""
     with open(path, "rb") as fh:
         head = fh.read(8)
-    kind = _kind(filename, head)
+    kind = file_kind(filename, head)
     if kind == "csv":
         return _read_csv(path)
     if kind == "xlsx":

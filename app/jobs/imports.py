@@ -44,8 +44,10 @@ def start_import(session, actor, spec_name, filename, data, *, valid_only=False,
     if sheet.may_use:
         sheet.may_use(actor)
     limit = current_app.config.get("IMPORT_MAX_BYTES", 50 * 1024 * 1024)
-    if not data:
+    if not filename or not data:
         raise DomainError("请选择要上传的文件")
+    from app.imports.reader import file_kind
+    file_kind(filename, data[:8])  # not a workbook/CSV: refused now, not after queueing
     if len(data) > limit:
         raise DomainError(f"文件过大（{len(data) / 1048576:.0f} MB），每个文件不能超过 {limit // 1048576} MB，请拆分后上传")
     path = stage_upload(filename, data)

@@ -572,3 +572,11 @@ def test_openapi_spec_renders_with_the_registry_paths(api_token):
     assert "StudentRegisterBody" in r.json["components"]["schemas"]
     refs = set(re.findall(r'"\$ref": "#/components/(\w+)/([^"]+)"', json.dumps(r.json)))
     assert [ref for ref in refs if ref[1] not in r.json["components"][ref[0]]] == []  # every $ref resolves
+
+
+def test_token_errors_are_chinese_on_every_api(client):
+    for url in ("/api/v1/student/", "/api/v1/request/", "/api/v1/org_unit/", "/api/v1/audit_log/"):
+        r = client.get(url)
+        assert r.status_code == 401 and r.json["message"] == "请先登录（缺少或无效的访问令牌）", url
+        r = client.get(url, headers={"Authorization": "Bearer not-a-token"})
+        assert r.status_code == 422 and "访问令牌无效" in r.json["message"], url
