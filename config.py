@@ -73,6 +73,8 @@ class Config:
     APP_THEME = ""
     AUTH_RATE_LIMITED = False
 
+    # 导出 Excel: lists up to this many rows download at once; larger ones become a job (我的任务).
+    EXPORT_SYNC_ROWS = int(os.environ.get("EXPORT_SYNC_ROWS", 5000))
     IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", 50 * 1024 * 1024))
     MAX_CONTENT_LENGTH = IMPORT_MAX_BYTES + 1024 * 1024  # the web server refuses larger bodies (413)
     LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", 5))

@@ -7,6 +7,7 @@ from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
+from sqlalchemy.orm import selectinload
 from wtforms import BooleanField, PasswordField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Optional
 
@@ -68,7 +69,9 @@ class AccountView(ScopedModelView):
     search_form_query_rel_fields = {"org_unit": [["id", ScopeFilter, None]]}
     add_columns = ["username", "real_name", "phone", "email", "org_unit", "roles", "password"]
     edit_columns = ["real_name", "phone", "roles", "active"]
-    base_permissions = ["can_list", "can_show", "can_add", "can_edit"]
+    base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_export_workbook"]
+    list_template = "exports/list.html"
+    export_options = (selectinload(Account.roles),)  # 角色 column: one IN query per batch
     formatters_columns = formatters(["active", "last_login", "must_change_password", "locked_until", "created_on", "email", "login_count"])
     add_template = "appbuilder/general/model/add.html"
     edit_template = "appbuilder/general/model/edit.html"

@@ -1,6 +1,7 @@
 """Shared pieces of every screen: the scope filter, scoped bulk actions, Chinese titles, enum fields."""
-from flask import abort, flash, redirect, request
-from flask_appbuilder import ModelView, expose
+from flask import abort, flash, redirect, request, url_for
+from flask_appbuilder import ModelView, expose, has_access
+from sqlalchemy.exc import DataError, StatementError
 from flask_appbuilder._compat import as_unicode
 from flask_appbuilder.const import FLAMSG_ERR_SEC_ACCESS_DENIED
 from flask_appbuilder.models.filters import BaseFilter
@@ -8,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import SelectField
 from wtforms.validators import ValidationError
 
+from app.exports.views import ExportMixin
 from app.extensions import db
 from app.services import scope
 from app.services.context import current_actor
@@ -59,10 +61,12 @@ class LabelledEnumField(SelectField):
             raise ValidationError(str(_l("请选择有效的选项")))
 
 
-class ScopedModelView(ModelView):
-    """A ModelView whose every row access (list, show, edit, delete, bulk and single actions)
-    goes through services/scope.py. FAB's own action handlers use datamodel.get(pk) without
-    base_filters, so they are re-implemented here with the filter."""
+class ScopedModelView(ExportMixin, ModelView):
+    """A ModelView whose every row access (list, show, edit, delete, bulk and single actions,
+    the 导出 Excel export) goes through services/scope.py. FAB's own action handlers use
+    datamodel.get(pk) without base_filters, so they are re-implemented here with the filter.
+    The export (app/exports/) reads the list's query through the same base filters; a view with
+    its own base_permissions lists "can_export_workbook" to offer it."""
 
     base_filters = SCOPED
     page_size = 20
@@ -80,6 +84,18 @@ class ScopedModelView(ModelView):
             self.formatters_columns.setdefault(col, show_value)
         for form in (self.add_form, self.edit_form, self.search_form):
             blank_option_text(form)
+
+    @expose("/list/")
+    @has_access
+    def list(self):
+        # A hand-made filter value of the wrong type (?_flt_0_school=abc) fails in the database on
+        # PostgreSQL: answer with the list unfiltered and a message, never a 500.
+        try:
+            return super().list()
+        except (DataError, StatementError):
+            db.session.rollback()
+            flash(_l("筛选条件无效，已显示全部记录"), "warning")
+            return redirect(url_for(f"{self.endpoint}.list"))
 
     def scoped_get(self, pk):
         return self.datamodel.get(self._deserialize_pk_if_composite(pk), self._base_filters)

@@ -17,6 +17,8 @@ from flask_babel.speaklater import LazyString
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from app.exports import ExportSource
+from app.exports.views import ExportMixin
 from app.extensions import db
 from app.models.org import OrgUnit, Region
 from app.models.requests import Request, RequestState
@@ -66,7 +68,7 @@ def _int(value):
         return None
 
 
-def _date(value, label):
+def _date(value, label, warn=True):
     text = (value or "").strip()
     if not text:
         return None
@@ -75,7 +77,8 @@ def _date(value, label):
             return datetime.datetime.strptime(text, fmt).date()
         except ValueError:
             continue
-    flash(_("%(label)s格式应为 年-月-日（如 2026-09-01），已忽略该条件", label=label), "warning")
+    if warn:
+        flash(_("%(label)s格式应为 年-月-日（如 2026-09-01），已忽略该条件", label=label), "warning")
     return None
 
 
@@ -240,11 +243,50 @@ APPROVALS_LABEL = LazyString(_approvals_menu_label)
 
 # --------------------------------------------------------------------------- screens
 
-class _RequestScreen(BaseView):
+class _RequestScreen(ExportMixin, BaseView):
     default_view = "list"
     show_template = "requests/show.html"
     title = ""
     audit_where = ""  # the screen's name in the audit trail of full ID views (stored data: Chinese)
+    export_fields = ()  # (key of _row(), label) in the order of the list's columns
+
+    def _query(self, actor, args, warn=True):
+        """(statement, filters for the template): the list's query from its arguments."""
+        raise NotImplementedError
+
+    def export_source(self, args):
+        """导出 Excel: the list's query (its filters, all pages) with the list's columns. The
+        student's ID number is masked, as on the list."""
+        actor = current_actor()
+        stmt, f = self._query(actor, args, warn=False)
+        columns = [key for key, _label in self.export_fields]
+        filters = [(label, "", value) for label, value in self._describe(f) if value not in (None, "")]
+
+        def count():
+            return db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+
+        def rows():
+            today = datetime.date.today()
+            for req in db.session.scalars(_with_relations(stmt).execution_options(yield_per=500)):
+                row = _row(req, today)
+                yield [row[key] for key in columns]
+
+        return ExportSource(title=self.title, entity="request", headers=[label for _key, label in self.export_fields],
+                            count=count, rows=rows, filters=filters, full_ids=False)
+
+    def _describe(self, f):
+        """The list's filters in words, for the export's audit entry."""
+        school = db.session.get(OrgUnit, f["school"]) if f.get("school") else None
+        state = next((s for s in RequestState if s.value == f.get("state")), None)
+        return [
+            (_l("业务类型"), LazyString(lambda: type_label(f["type"])) if f.get("type") else ""),
+            (_l("学校"), (school.name if school is not None and scope.can_see_unit(current_actor(), school)
+                         else f"#{f['school']}") if f.get("school") else ""),
+            (_l("状态"), state.label if state is not None else ""),
+            (_l("提交日期（起）"), f.get("since") or ""),
+            (_l("提交日期（止）"), f.get("until") or ""),
+            (_l("已提交超过（天）"), f.get("min_days") or ""),
+        ]
 
     def _show(self, req, **extra):
         actor = current_actor()
@@ -261,24 +303,30 @@ class InboxView(_RequestScreen):
     title = _l("审批待办")
     audit_where = "审批待办"
 
-    @expose("/list/")
-    @has_access
-    def list(self):
-        actor = current_actor()
-        args = request.args
+    export_fields = (("id", _l("申请号")), ("type", _l("类型")), ("student_name", _l("学生")),
+                      ("student_id", _l("学生身份证件号")), ("school", _l("学校")), ("initiator", _l("提交人")),
+                      ("created_at", _l("提交时间")), ("waiting_days", _l("等待天数")))
+
+    def _query(self, actor, args, warn=True):
         type_name = args.get("type") if args.get("type") in requests.REQUEST_TYPES else None
         school_id = _int(args.get("school"))
-        since = _date(args.get("since"), _("提交日期（起）"))
-        until = _date(args.get("until"), _("提交日期（止）"))
+        since = _date(args.get("since"), _("提交日期（起）"), warn)
+        until = _date(args.get("until"), _("提交日期（止）"), warn)
         stmt = requests.inbox_query(
             actor, type_name=type_name, school_id=school_id,
             since=datetime.datetime.combine(since, datetime.time.min) if since else None,
             until=datetime.datetime.combine(until, datetime.time.max) if until else None)
-        page = Page(stmt, _int(args.get("page")))
+        return stmt, {"type": type_name or "", "school": school_id, "since": since or "", "until": until or ""}
+
+    @expose("/list/")
+    @has_access
+    def list(self):
+        actor = current_actor()
+        stmt, f = self._query(actor, request.args)
+        page = Page(stmt, _int(request.args.get("page")))
         return self.render_template(
             "requests/inbox.html", title=self.title, page=page, rows=_rows(page),
-            types=_type_choices(), schools=_schools_in(requests.inbox_query(actor)),
-            f={"type": type_name or "", "school": school_id, "since": since or "", "until": until or ""})
+            types=_type_choices(), schools=_schools_in(requests.inbox_query(actor)), f=f)
 
     @expose("/show/<int:pk>")
     @has_access
@@ -327,11 +375,11 @@ class MyRequestsView(_RequestScreen):
     title = _l("我的申请")
     audit_where = "我的申请"
 
-    @expose("/list/")
-    @has_access
-    def list(self):
-        actor = current_actor()
-        args = request.args
+    export_fields = (("id", _l("申请号")), ("type", _l("类型")), ("student_name", _l("学生")),
+                      ("student_id", _l("学生身份证件号")), ("state", _l("状态")), ("current_unit", _l("当前核办单位")),
+                      ("created_at", _l("提交时间")), ("decided_at", _l("办结时间")), ("outcome", _l("办理意见")))
+
+    def _query(self, actor, args, warn=True):
         type_name = args.get("type") if args.get("type") in requests.REQUEST_TYPES else None
         state = next((s for s in RequestState if s.value == args.get("state")), None)
         stmt = (select(Request)
@@ -341,11 +389,16 @@ class MyRequestsView(_RequestScreen):
             stmt = stmt.where(Request.type == type_name)
         if state is not None:
             stmt = stmt.where(Request.state == state)
-        page = Page(stmt, _int(args.get("page")))
+        return stmt, {"type": type_name or "", "state": state.value if state is not None else ""}
+
+    @expose("/list/")
+    @has_access
+    def list(self):
+        stmt, f = self._query(current_actor(), request.args)
+        page = Page(stmt, _int(request.args.get("page")))
         return self.render_template(
             "requests/mine.html", title=self.title, page=page, rows=_rows(page), types=_type_choices(),
-            states=[(s.value, s.label) for s in RequestState],
-            f={"type": type_name or "", "state": state.value if state is not None else ""})
+            states=[(s.value, s.label) for s in RequestState], f=f)
 
     @expose("/show/<int:pk>")
     @has_access
@@ -371,11 +424,11 @@ class OpenRequestsView(_RequestScreen):
     title = _l("在办业务")
     audit_where = "在办业务"
 
-    @expose("/list/")
-    @has_access
-    def list(self):
-        actor = current_actor()
-        args = request.args
+    export_fields = (("id", _l("申请号")), ("type", _l("类型")), ("student_name", _l("学生")),
+                      ("student_id", _l("学生身份证件号")), ("school", _l("学校")), ("current_unit", _l("当前核办单位")),
+                      ("initiator", _l("提交人")), ("created_at", _l("提交时间")), ("open_days", _l("已提交天数")))
+
+    def _query(self, actor, args, warn=True):
         type_name = args.get("type") if args.get("type") in requests.REQUEST_TYPES else None
         school_id = _int(args.get("school"))
         min_days = _int(args.get("min_days"))
@@ -384,11 +437,18 @@ class OpenRequestsView(_RequestScreen):
             cutoff = datetime.datetime.combine(datetime.date.today() - datetime.timedelta(days=min_days),
                                                datetime.time.max)
             stmt = stmt.where(Request.created_at <= cutoff)
-        page = Page(stmt, _int(args.get("page")))
+        return stmt, {"type": type_name or "", "school": school_id,
+                      "min_days": min_days if min_days and min_days > 0 else ""}
+
+    @expose("/list/")
+    @has_access
+    def list(self):
+        actor = current_actor()
+        stmt, f = self._query(actor, request.args)
+        page = Page(stmt, _int(request.args.get("page")))
         return self.render_template(
             "requests/open.html", title=self.title, page=page, rows=_rows(page), types=_type_choices(),
-            schools=_schools_in(requests.open_requests_query(actor)),
-            f={"type": type_name or "", "school": school_id, "min_days": min_days if min_days and min_days > 0 else ""})
+            schools=_schools_in(requests.open_requests_query(actor)), f=f)
 
     @expose("/show/<int:pk>")
     @has_access

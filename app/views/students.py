@@ -282,7 +282,7 @@ class StudentView(ScopedModelView):
     show_title = _l("学生学籍详情")
     list_template = "students/list.html"
     base_permissions = ["can_list", "can_show", "can_edit", "can_register", "can_resubmit", "can_withdraw", "can_key_change",
-                        "can_request_deletion", "can_cancel_request"]
+                        "can_request_deletion", "can_cancel_request", "can_export_workbook"]
     label_columns = LABELS
     list_columns = ["xueji_no", "name", "gender", "birth_date", "id_number", "school", "grade", "class_name", "status"]
     show_columns = list_columns

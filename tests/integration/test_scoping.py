@@ -173,3 +173,11 @@ def test_search_filter_choices_are_scoped(as_user, url):
     escaped = lambda s: s.encode("unicode_escape").decode("ascii")  # noqa: E731
     assert escaped("东湖第一小学") in html
     assert escaped("西湖") not in html and escaped("濂溪") not in html and "西湖" not in html
+
+
+def test_malformed_filter_values_never_500(as_user):
+    c = as_user(OWN)
+    for url in ("/studentview/list/?_flt_0_school=abc", "/orgunitview/list/?_flt_0_parent=xyz",
+                "/accountview/list/?_flt_0_org_unit=1;drop"):
+        r = c.get(url, follow_redirects=True)
+        assert r.status_code == 200, url
