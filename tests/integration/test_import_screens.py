@@ -454,3 +454,8 @@ def test_openapi_describes_the_import_api(as_user):
                  "/api/v1/import/{spec}/template"):
         assert path in paths, sorted(p for p in paths if "import" in p)
     assert "multipart/form-data" in paths["/api/v1/import/{spec}"]["post"]["requestBody"]["content"]
+
+
+def test_student_list_links_to_the_workbook_import_for_schools_only(as_user):
+    assert "/importview/new_students/" in as_user("school_3601020001").get("/studentview/list/").get_data(as_text=True)
+    assert "/importview/new_students/" not in as_user("county_360102").get("/studentview/list/").get_data(as_text=True)
