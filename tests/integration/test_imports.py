@@ -17,6 +17,7 @@ from app.services.identity import build_id_number
 from tests.conftest import account
 
 HEADERS = [c.header for c in new_students.COLUMNS]
+ID = HEADERS.index("身份证件号")
 
 
 def row(seq, **over):
@@ -24,7 +25,7 @@ def row(seq, **over):
     values = {c.field: c.example for c in new_students.COLUMNS}
     values.update(name=f"学生{chr(0x4e00 + seq)}", gender="男", birth_date=born.isoformat(),
                   id_number=build_id_number("360102", born, (2 * seq + 1) % 1000), guardian_id_number=None,
-                  guardian_id_type=None)
+                  guardian_id_type=None, school_code=None)
     values.update(over)
     return [values[c.field] for c in new_students.COLUMNS]
 
@@ -68,7 +69,7 @@ def test_a_clean_workbook_becomes_registration_requests(app, tmp_path):
 
 
 def test_any_bad_row_means_nothing_written_and_an_annotated_workbook(app, tmp_path):
-    rows = [row(1), row(2, id_number=row(2)[4][:-1] + ("0" if row(2)[4][-1] != "0" else "1")),
+    rows = [row(1), row(2, id_number=row(2)[ID][:-1] + ("0" if row(2)[ID][-1] != "0" else "1")),
             row(3, birth_date="2030-01-01"), row(4, gender="女"), row(5, ethnicity="火星族"), row(1)]
     path = workbook(tmp_path, rows)
     with app.app_context():
@@ -137,9 +138,9 @@ def test_excel_shapes_of_values(app, tmp_path):
 
 def test_id_numbers_stored_as_numbers_are_refused(app, tmp_path):
     r = row(1)
-    r[4] = float(r[4][:15])  # what Excel does to an 18-digit number
+    r[ID] = float(r[ID][:15])  # what Excel does to an 18-digit number
     r2 = row(2)
-    r2[4] = "3.60102E+17"
+    r2[ID] = "3.60102E+17"
     with app.app_context():
         summary = run(workbook(tmp_path, [r, r2]))
         ws = load_workbook(summary["error_file"]).active
@@ -244,3 +245,13 @@ def test_cli_import(app, tmp_path):
     assert result.exit_code != 0 and "学校学籍管理员" in result.output
     with app.app_context():
         assert count(Student) == 1
+
+
+def test_school_code_outside_the_uploaders_scope(app, tmp_path):
+    path = workbook(tmp_path, [row(1, school_code="3601020001"), row(2, school_code="3601030001")])
+    with app.app_context():
+        summary = run(path)
+        assert summary["accepted"] == 0 and count(Student) == 0
+        ws = load_workbook(summary["error_file"]).active
+        assert ws.cell(row=2, column=len(HEADERS) + 1).value is None
+        assert "学校标识码 3601030001 不是本校" in ws.cell(row=3, column=len(HEADERS) + 1).value

@@ -2,6 +2,7 @@
 from app.imports import spec as S
 from app.imports.spec import Column, SheetSpec
 from app.services import students
+from app.services.errors import DomainError
 
 C = Column
 COLUMNS = [
@@ -38,6 +39,8 @@ COLUMNS = [
     C("监护人身份证件类型", "guardian_id_type", S.CODE, False, "id_type", example="居民身份证", width=18),
     C("监护人身份证件号", "guardian_id_number", S.ID_NUMBER, example="360102198805050011", width=22),
     C("监护人联系电话", "guardian_phone", example="13900000000", width=16),
+    C("学校标识码", "school_code", S.SCHOOL_CODE, example="3601020001",
+      comment="选填；填写时须为本校的 10 位学校标识码（只能导入本校学生）"),
 ]
 
 
@@ -45,6 +48,9 @@ DEFAULTS = {"nationality": "CHN", "hmt_overseas": "00"}  # older templates lack 
 
 
 def clean_row(session, actor, values):
+    own = getattr(actor.org_unit, "school_code", None)
+    if values.get("school_code") and values["school_code"] != own:
+        raise DomainError(f"学校标识码 {values['school_code']} 不是本校（{own}），只能导入本校的学生", field="school_code")
     values = {**values, **{k: v for k, v in DEFAULTS.items() if values.get(k) is None}}
     return students.clean_import_row(session, actor, values)
 
