@@ -22,27 +22,51 @@ def write_annotated(path, headers, mapping, results, only_bad=False):
     ws.write_string(0, width, ERROR_COLUMN, head)
     ws.set_column(width, width, 60)
     ws.freeze_panes(1, 0)
+    # The undecorated cell writers (no A1-notation parsing per call): 100,000 rows × 33 columns is
+    # 3.3 million calls, and the decorator was ~10 % of the time. Public ones if a version lacks them.
+    write_string = getattr(ws, "_write_string", ws.write_string)
+    write_number = getattr(ws, "_write_number", ws.write_number)
+    write_datetime = getattr(ws, "_write_datetime", ws.write_datetime)
+
+    def write_cell(row, c, value, fmt):
+        if value is None or value == "":
+            if fmt:
+                ws.write_blank(row, c, None, fmt)
+        elif isinstance(value, (datetime.date, datetime.datetime)):
+            write_datetime(row, c, value, fmt or date)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            write_number(row, c, value, fmt)
+        else:
+            write_string(row, c, str(value), fmt)
+
     out = 1
     for r in results:
-        if only_bad and r.ok:
+        errors = r.errors
+        if only_bad and not errors:
             continue
-        bad_cols = {field_col[f]: msg for f, msg in r.errors.items() if f in field_col}
+        raw = r.raw
+        if not errors:  # most rows: plain values, no format, no comment
+            for c, value in enumerate(raw[:width] if len(raw) > width else raw):
+                cls = value.__class__
+                if cls is str:
+                    if value:
+                        write_string(out, c, value)
+                elif value is None:
+                    continue
+                elif cls is float or cls is int:
+                    write_number(out, c, value)
+                else:
+                    write_cell(out, c, value, None)
+            out += 1
+            continue
+        bad_cols = {field_col[f]: msg for f, msg in errors.items() if f in field_col}
         for c in range(width):
-            value = r.raw[c] if c < len(r.raw) else None
+            value = raw[c] if c < len(raw) else None
             fmt = bad if c in bad_cols else None
-            if value is None or value == "":
-                if fmt:
-                    ws.write_blank(out, c, None, fmt)
-            elif isinstance(value, (datetime.date, datetime.datetime)):
-                ws.write_datetime(out, c, value, fmt or date)
-            elif isinstance(value, (int, float)) and not isinstance(value, bool):
-                ws.write_number(out, c, value, fmt) if fmt else ws.write_number(out, c, value)
-            else:
-                ws.write_string(out, c, str(value), fmt) if fmt else ws.write_string(out, c, str(value))
-            if c in bad_cols:
+            write_cell(out, c, value, fmt)
+            if fmt is not None:
                 ws.write_comment(out, c, bad_cols[c], {"x_scale": 2, "y_scale": 1.2})
-        if r.errors:
-            ws.write_string(out, width, "；".join(dict.fromkeys(r.errors.values())), err)
+        ws.write_string(out, width, "；".join(dict.fromkeys(errors.values())), err)
         out += 1
     wb.close()
     return path

@@ -34,24 +34,31 @@ def match_columns(spec, headers):
 def validate(session, actor, spec, headers, rows, progress=None):
     mapping = match_columns(spec, headers)
     results, total = [], len(rows)
+    cells = [(i, col, col.field, col.required) for i, col in mapping.items()]
+    width = max(mapping, default=-1) + 1
+    clean_row = spec.clean_row
     for n, raw in enumerate(rows, start=2):
         if not any(v not in (None, "") and str(v).strip() for v in raw):
             continue  # blank lines in the middle of a sheet are not errors
-        result = RowResult(number=n, raw=list(raw), values={})
-        for i, col in mapping.items():
-            value = raw[i] if i < len(raw) else None
+        if not isinstance(raw, list):
+            raw = list(raw)
+        values = {}
+        result = RowResult(number=n, raw=raw, values=values)
+        short = len(raw) < width
+        for i, col, field, required in cells:
+            value = None if short and i >= len(raw) else raw[i]
             try:
-                result.values[col.field] = normalise(col, value)
+                value = values[field] = normalise(col, value)
             except DomainError as exc:
-                result.fail(col.field, f"{col.header}：{exc.message}")
+                result.fail(field, f"{col.header}：{exc.message}")
                 continue
-            if col.required and result.values[col.field] in (None, ""):
-                result.fail(col.field, f"{col.header}：必填")
-        if result.ok:
+            if required and (value is None or value == ""):
+                result.fail(field, f"{col.header}：必填")
+        if not result.errors:
             try:
-                result.record = spec.clean_row(session, actor, result.values)
+                result.record = clean_row(session, actor, values)
             except DomainError as exc:
-                result.fail(exc.field if exc.field in result.values else "", exc.message)
+                result.fail(exc.field if exc.field in values else "", exc.message)
         results.append(result)
         if progress and len(results) % 5000 == 0:
             progress(int(60 * (n - 1) / max(total, 1)), f"已校验 {n - 1:,}/{total:,} 行")

@@ -1,5 +1,6 @@
 """Cell values as officers' workbooks hold them → the values the services expect."""
 import datetime
+import functools
 import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
@@ -10,14 +11,34 @@ from app.services.errors import DomainError
 
 EXCEL_EPOCH = datetime.date(1899, 12, 30)
 SCIENTIFIC = re.compile(r"^\d(\.\d+)?[eE]\+?\d+$")
+SPACES = re.compile(r"\s+")
+INTEGER = re.compile(r"-?\d+")
+MONTH = re.compile(r"^(\d{4})-?(\d{1,2})(-\d{1,2})?$")
 
 
 def _text(value):
+    if isinstance(value, str):
+        # ASCII is unchanged by NFKC: skip the normalisation for the most common cells.
+        return (value if value.isascii() else unicodedata.normalize("NFKC", value)).strip()
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return unicodedata.normalize("NFKC", str(value)).strip()
+
+
+@functools.lru_cache(maxsize=8192)
+def _date_text(value):
+    """A date cell written as text → ISO text; remembered (a sheet's dates repeat a lot, and the
+    shared result strings save memory). Errors are not cached."""
+    if len(value) == 10 and value[4] == "-" and value[7] == "-" and value.isascii():
+        y, m, d = value[:4], value[5:7], value[8:]
+        if y.isdigit() and m.isdigit() and d.isdigit():
+            try:
+                return datetime.date(int(y), int(m), int(d)).isoformat()
+            except ValueError:
+                pass  # the general parser below gives the message
+    return _date(value).isoformat()
 
 
 def _date(value):
@@ -41,8 +62,15 @@ def _date(value):
 def _month(value):
     if isinstance(value, (datetime.date, datetime.datetime)) or (isinstance(value, (int, float)) and 1 <= value <= 80000):
         return f"{_date(value):%Y-%m}"
+    if isinstance(value, str):
+        return _month_text(value)
+    return _month_text(_text(value))
+
+
+@functools.lru_cache(maxsize=4096)
+def _month_text(value):
     text = _text(value).replace("年", "-").replace("月", "").replace("/", "-").replace(".", "-")
-    m = re.match(r"^(\d{4})-?(\d{1,2})(-\d{1,2})?$", text)
+    m = MONTH.match(text)
     if not m or not 1 <= int(m.group(2)) <= 12:
         raise DomainError("年月格式应为 年-月（如 2026-09）")
     return f"{int(m.group(1)):04d}-{int(m.group(2)):02d}"
@@ -67,14 +95,33 @@ def _id_number(value):
     text = _text(value)
     if SCIENTIFIC.match(text):
         raise DomainError("身份证件号显示为科学计数法（末尾几位已丢失），请把该列设为“文本”格式后重新填写")
+    if text.isalnum():  # the usual cell: nothing to drop
+        return text.upper()
     return "".join(ch for ch in text if ch.isalnum()).upper()
+
+
+@functools.lru_cache(maxsize=None)
+def _code_lookup(table):
+    """{code or name: code} of a national code table: what tables.code_for answers (codes first,
+    then the first item of that name), as one dict look-up instead of a scan of the names. Names
+    are also found in their NFKC form, which is what _text makes of a cell: 上下学方式 has names
+    with full-width brackets that would otherwise never match a normalised cell."""
+    items = tables.table(table)
+    lookup = {}
+    for code, name in items.items():
+        lookup.setdefault(name, code)
+    for code, name in items.items():
+        lookup.setdefault(unicodedata.normalize("NFKC", name).strip(), code)
+    lookup.update((code, code) for code in items)
+    return lookup
 
 
 def _code(value, column):
     text = _text(value)
-    code = tables.code_for(column.table, text)
+    lookup = _code_lookup(column.table)
+    code = lookup.get(text)
     if code is None and text.isdigit():  # Excel dropped a leading zero: 1 → 01
-        code = tables.code_for(column.table, text.zfill(2))
+        code = lookup.get(text.zfill(2))
     if code is None:
         raise DomainError(f"“{text}”不是有效的{tables.title(column.table)}，请从下拉列表中选择")
     return code
@@ -96,32 +143,68 @@ def _digits(value, lengths, what):
     return text
 
 
+def _plain_text(value):
+    return SPACES.sub(" ", _text(value))
+
+
+def _integer(value):
+    text = _text(value)
+    if not INTEGER.fullmatch(text):
+        raise DomainError("应为整数")
+    return int(text)
+
+
+def _any_date(value):
+    return _date_text(value) if isinstance(value, str) else _date(value).isoformat()
+
+
+_BY_KIND = {
+    S.TEXT: _plain_text,
+    S.INTEGER: _integer,
+    S.DECIMAL1: _decimal1,
+    S.DATE: _any_date,
+    S.MONTH: _month,
+    S.BOOL: _bool,
+    S.REGION: lambda value: _digits(value, (6, 9, 12), "行政区划代码应为 6 位数字，"),
+    S.ID_NUMBER: _id_number,
+    S.SCHOOL_CODE: lambda value: _digits(value, (10,), "学校标识码应为 10 位数字，"),
+}
+
+
+# Kinds whose result depends only on the cell's text (and a static code table): a sheet repeats
+# the same few texts in every row (汉族, 否, 2019-09-01, 360102 …), so the result of a text is
+# remembered per kind and table. Names and ID numbers are unique: not remembered. Errors are not
+# remembered either (they are raised again, with the same message, each time).
+_REMEMBERED = {S.CODE, S.BOOL, S.DATE, S.MONTH, S.REGION, S.SCHOOL_CODE, S.DECIMAL1, S.INTEGER}
+_REMEMBER_MAX = 4096
+_remembered = {}
+_UNSEEN = object()
+
+
 def normalise(column, value):
     """Returns the normalised value (None for an empty cell); raises DomainError for bad cells."""
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if value is None:
         return None
+    if isinstance(value, str):
+        if not value.strip():
+            return None
+        kind = column.kind
+        if kind in _REMEMBERED and value.__class__ is str:
+            key = (kind, column.table)
+            memo = _remembered.get(key)
+            if memo is None:
+                memo = _remembered[key] = {}
+            result = memo.get(value, _UNSEEN)
+            if result is _UNSEEN:
+                result = _normalise(column, value)
+                if len(memo) < _REMEMBER_MAX:
+                    memo[value] = result
+            return result
+    return _normalise(column, value)
+
+
+def _normalise(column, value):
     kind = column.kind
-    if kind == S.TEXT:
-        return re.sub(r"\s+", " ", _text(value))
-    if kind == S.INTEGER:
-        text = _text(value)
-        if not re.fullmatch(r"-?\d+", text):
-            raise DomainError("应为整数")
-        return int(text)
-    if kind == S.DECIMAL1:
-        return _decimal1(value)
-    if kind == S.DATE:
-        return _date(value).isoformat()
-    if kind == S.MONTH:
-        return _month(value)
-    if kind == S.BOOL:
-        return _bool(value)
     if kind == S.CODE:
         return _code(value, column)
-    if kind == S.REGION:
-        return _digits(value, (6, 9, 12), "行政区划代码应为 6 位数字，")
-    if kind == S.ID_NUMBER:
-        return _id_number(value)
-    if kind == S.SCHOOL_CODE:
-        return _digits(value, (10,), "学校标识码应为 10 位数字，")
-    return _text(value)
+    return _BY_KIND.get(kind, _text)(value)

@@ -1,6 +1,7 @@
 """学籍 processes: validation of a record, 全省学籍查询, 新生注册, non-key edits, 关键数据变更,
 误操作删除 — each an approval-engine request type where the guide says 核办."""
 import datetime
+import functools
 import re
 from decimal import Decimal, InvalidOperation
 
@@ -95,16 +96,20 @@ def clean_student_fields(session, data, *, today=None, require_all=True):
     """Validate and normalise a record's fields. Returns (clean, warnings). Raises DomainError."""
     today = today or datetime.date.today()
     clean, warnings = {}, []
-    get = lambda k: data.get(k) if not isinstance(data.get(k), str) else data.get(k).strip()  # noqa: E731
+
+    def get(k):
+        v = data.get(k)
+        return v.strip() if isinstance(v, str) else v
 
     if require_all or "name" in data:
-        name = re.sub(r"\s+", " ", get("name") or "")
+        name = _WS_RE.sub(" ", get("name") or "")
         if not name:
             raise DomainError("请填写姓名", field="name")
         if not NAME_RE.match(name):
             raise DomainError("姓名只能包含汉字、字母、间隔号“·”", field="name")
         clean["name"] = name
-    for f, table in CODED_FIELDS.items():
+    table = tables.table
+    for f, table_name in CODED_FIELDS.items():
         if f not in data and not (require_all and f in ("gender", "id_type", "ethnicity")):
             continue
         value = get(f)
@@ -113,12 +118,15 @@ def clean_student_fields(session, data, *, today=None, require_all=True):
                 raise DomainError(f"请选择{FIELD_LABELS[f]}", field=f)
             clean[f] = None
             continue
-        code = tables.code_for(table, str(value))
+        text = str(value)
+        code = text if text in table(table_name) else tables.code_for(table_name, text)  # a code: no name scan
         if code is None:
             raise DomainError(f"{FIELD_LABELS[f]}“{value}”不是有效的代码", field=f)
         clean[f] = code
     if require_all or "birth_date" in data:
-        clean["birth_date"] = identity.check_birth_date(_parse_date(get("birth_date"), "出生日期", "birth_date"), today)
+        born = get("birth_date")
+        born = _iso_birth_date(born) if isinstance(born, str) else _parse_date(born, "出生日期", "birth_date")
+        clean["birth_date"] = identity.check_birth_date(born, today)
     if require_all or "id_number" in data or "id_type" in data:
         id_type = clean.get("id_type", get("id_type"))
         raw = get("id_number")
@@ -128,9 +136,17 @@ def clean_student_fields(session, data, *, today=None, require_all=True):
             warnings += checked.notices + checked.warnings
         else:
             clean["id_number"] = identity.normalise(raw) or None
-    for f in ("birthplace_code", "hukou_code"):
-        if f in data:
-            clean[f] = region_code_12(session, get(f), FIELD_LABELS[f], f)
+    if "birthplace_code" in data or "hukou_code" in data:
+        known = _region_results(session)  # one lookup per distinct code and transaction, not one per row
+        for f in ("birthplace_code", "hukou_code"):
+            if f in data:
+                raw = get(f)
+                code = known.get(raw, _MISSING) if raw.__hash__ is not None else _MISSING
+                if code is _MISSING:
+                    code = region_code_12(session, raw, FIELD_LABELS[f], f)
+                    if raw.__hash__ is not None:
+                        known[raw] = code
+                clean[f] = code
     if "native_place" in data:
         clean["native_place"] = (get("native_place") or None)
     for f in BOOL_FIELDS:
@@ -146,15 +162,16 @@ def clean_student_fields(session, data, *, today=None, require_all=True):
                 d = Decimal(str(raw))
             except InvalidOperation:
                 raise DomainError("上下学距离应为数字（公里）", field="commute_distance")
-            if d < 0 or d > Decimal("999.9"):
+            if d < 0 or d > _MAX_DISTANCE:
                 raise DomainError("上下学距离应在 0 到 999.9 公里之间", field="commute_distance")
-            if d != d.quantize(Decimal("0.1")):
+            q = d.quantize(_TENTH)
+            if d != q:
                 raise DomainError("上下学距离最多保留一位小数", field="commute_distance")
-            clean["commute_distance"] = d.quantize(Decimal("0.1"))
+            clean["commute_distance"] = q
     if "enrollment_month" in data:
         raw = get("enrollment_month")
         if raw:
-            m = re.match(r"^(\d{4})[-/.年]?(\d{1,2})月?$", str(raw))
+            m = _MONTH_RE.match(str(raw))
             if not m or not (1 <= int(m.group(2)) <= 12):
                 raise DomainError("入学年月格式应为 年-月（如 2026-09）", field="enrollment_month")
             value = f"{int(m.group(1)):04d}-{int(m.group(2)):02d}"
@@ -166,6 +183,32 @@ def clean_student_fields(session, data, *, today=None, require_all=True):
     if "class_name" in data:
         clean["class_name"] = (get("class_name") or None)
     return clean, warnings
+
+
+# Helpers of clean_student_fields for imports of many rows (same rules, fewer repeated look-ups).
+_WS_RE = re.compile(r"\s+")
+_MONTH_RE = re.compile(r"^(\d{4})[-/.年]?(\d{1,2})月?$")
+_TENTH, _MAX_DISTANCE = Decimal("0.1"), Decimal("999.9")
+_MISSING = object()
+
+
+@functools.lru_cache(maxsize=65536)
+def _iso_birth_date(text):
+    """_parse_date for text, remembered: a workbook's birth dates repeat (a few hundred distinct
+    per grade). Errors are not cached (lru_cache does not keep exceptions)."""
+    return _parse_date(text, "出生日期", "birth_date")
+
+
+def _region_results(session):
+    """{raw value: region_code_12 result} for the session's current transaction: a row's 出生地 and
+    户口所在地 are checked against the region table once per distinct code, not with a query per row
+    (a Region fetched by session.get is not kept by the identity map once unreferenced)."""
+    from sqlalchemy.orm import scoped_session
+    tx = (session() if isinstance(session, scoped_session) else session).get_transaction()
+    held = session.info.get("students.region_results")
+    if held is None or held[0] is not tx:
+        held = session.info["students.region_results"] = (tx, {})
+    return held[1]
 
 
 def clean_guardians(guardians):
@@ -551,8 +594,13 @@ def holders_of(session, id_numbers):
 def register_students_bulk(session, actor, records, progress=None):
     """新生注册 for many students at once (workbook import): the same rules as register_student
     (records come from clean_import_row; the one-record-per-person check runs again here, inside
-    the writing transaction), written set-based. Returns {"students": n, "requests": n}."""
-    from sqlalchemy import bindparam, insert, update
+    the writing transaction), written set-based. Returns {"students": n, "requests": n}.
+
+    Row ids of students and requests are taken before the insert (PostgreSQL: from their
+    sequences; SQLite: after max(id), once this transaction holds the database's write lock), so
+    the 个人标识码 is written with the row and no per-row UPDATE or RETURNING is needed. On
+    PostgreSQL with psycopg 3 the rows go in by COPY on the session's own connection (the same
+    transaction); elsewhere by Core executemany."""
     from app.models.requests import RequestState, RequestStep, StepDecision
     from app.services import audit
 
@@ -569,35 +617,123 @@ def register_students_bulk(session, actor, records, progress=None):
         raise DomainError("找不到该学校所属的县（区）教育局，无法提交审批")
     province = school.path.split("/")[1]
     now = datetime.datetime.now()
+    total = len(records)
+    # The audit entry first: on SQLite this first write takes the write lock, so nobody else can
+    # insert students or requests between the id allocation below and our inserts.
+    audit.record_bulk(session, "student", total, school.path,
+                      f"新生注册（批量导入 {total} 名，待 {county.name} 核办）", actor)
+    writer = _BulkWriter(session)
+    student_ids = writer.ids(Student, total)
+    request_ids = writer.ids(Request, total)
+    initials_of = {}
+    registering = StudentStatus.REGISTERING.value
     done = 0
-    for start in range(0, len(records), 5000):
-        chunk = records[start:start + 5000]
-        rows = [{**r["student"], "school_id": school.id, "status": StudentStatus.REGISTERING, "created_by_id": actor.id,
-                 "name_initials": initials(r["student"]["name"]), "version": 1, "created_at": now, "updated_at": now}
-                for r in chunk]
+    chunk_size = 10_000
+    for start in range(0, total, chunk_size):
+        chunk = records[start:start + chunk_size]
+        sids, rids = student_ids[start:start + chunk_size], request_ids[start:start + chunk_size]
+        rows = []
+        for r, i in zip(chunk, sids):
+            student = r["student"]
+            name = student["name"]
+            ini = initials_of.get(name)
+            if ini is None:
+                ini = initials_of[name] = initials(name)
+            rows.append({**student, "id": i, "personal_id": identity.personal_identifier(province, i),
+                         "school_id": school.id, "status": StudentStatus.REGISTERING, "created_by_id": actor.id,
+                         "name_initials": ini, "version": 1, "created_at": now, "updated_at": now})
         try:
-            ids = session.scalars(insert(Student).returning(Student.id, sort_by_parameter_order=True), rows).all()
-        except IntegrityError:
+            writer.insert(Student, rows)
+        except writer.integrity_errors:
             raise DomainError("部分学生刚刚已被其他学校注册（一人一籍），请重新上传以查看标注")
-        table = Student.__table__  # Core: the ORM's versioned bulk update would want each row's version
-        session.execute(update(table).where(table.c.id == bindparam("b_id")).values(personal_id=bindparam("b_pid")),
-                        [{"b_id": i, "b_pid": identity.personal_identifier(province, i)} for i in ids])
-        session.execute(insert(Guardian), [{**r["guardian"], "student_id": i} for r, i in zip(chunk, ids)])
-        session.execute(insert(StudentHistory), [
+        del rows
+        writer.insert(Guardian, [{**r["guardian"], "student_id": i} for r, i in zip(chunk, sids)])
+        writer.insert(StudentHistory, [
             {"student_id": i, "school_id": school.id, "grade": r["student"].get("grade"),
-             "class_name": r["student"].get("class_name"), "status": StudentStatus.REGISTERING.value,
-             "valid_from": now, "reason": "新生注册（批量导入）"} for r, i in zip(chunk, ids)])
-        req_ids = session.scalars(insert(Request).returning(Request.id, sort_by_parameter_order=True), [
-            {"type": REGISTRATION, "state": RequestState.PENDING, "student_id": i, "school_id": school.id,
+             "class_name": r["student"].get("class_name"), "status": registering,
+             "valid_from": now, "valid_to": None, "reason": "新生注册（批量导入）", "request_id": None}
+            for r, i in zip(chunk, sids)])
+        writer.insert(Request, [
+            {"id": rid, "type": REGISTRATION, "state": RequestState.PENDING, "student_id": i, "school_id": school.id,
              "initiator_id": actor.id, "locks_student": True, "reason": "新生注册（批量导入）", "current_step": 1,
              "version": 1, "created_at": now,
              "payload": {"after": {k: (v.isoformat() if isinstance(v, datetime.date) else
                                        (str(v) if isinstance(v, Decimal) else v)) for k, v in r["student"].items()}}}
-            for r, i in zip(chunk, ids)]).all()
-        session.execute(insert(RequestStep), [
-            {"request_id": rid, "seq": 1, "org_unit_id": county.id, "decision": StepDecision.PENDING} for rid in req_ids])
+            for r, i, rid in zip(chunk, sids, rids)])
+        writer.insert(RequestStep, [
+            {"request_id": rid, "seq": 1, "org_unit_id": county.id, "decision": StepDecision.PENDING} for rid in rids])
         done += len(chunk)
         if progress:
-            progress(65 + int(25 * done / len(records)), f"已写入 {done:,}/{len(records):,} 名学生")
-    audit.record_bulk(session, "student", done, school.path, f"新生注册（批量导入 {done} 名，待 {county.name} 核办）", actor)
+            progress(65 + int(25 * done / total), f"已写入 {done:,}/{total:,} 名学生")
     return {"students": done, "requests": done}
+
+
+class _BulkWriter:
+    """Set-based inserts for register_students_bulk: COPY on PostgreSQL + psycopg 3, Core
+    executemany elsewhere. Rows are dicts by column name; a column missing from the rows gets its
+    scalar default (as a Core insert would); enums are stored by value, JSON as the dialect
+    serialises it."""
+
+    def __init__(self, session):
+        self.session = session
+        bind = session.get_bind()
+        self.dialect = bind.dialect
+        self.copy = bind.dialect.name == "postgresql" and bind.dialect.driver == "psycopg"
+        self.integrity_errors = (IntegrityError,)
+        if self.copy:
+            import psycopg
+            self.integrity_errors = (IntegrityError, psycopg.errors.IntegrityError)
+
+    def ids(self, model, n):
+        """n new primary keys of model's table, reserved for this transaction."""
+        from sqlalchemy import text
+        if n <= 0:
+            return []
+        table = model.__table__
+        if self.dialect.name == "postgresql":
+            seq = self.session.execute(text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table.name}).scalar()
+            if seq:
+                return list(self.session.execute(
+                    text("SELECT nextval(CAST(:seq AS regclass)) FROM generate_series(1, :n)"),
+                    {"seq": seq, "n": n}).scalars())
+        # SQLite (the caller holds the write lock): what the rowid allocation would give.
+        first = (self.session.execute(select(func.max(table.c.id))).scalar() or 0) + 1
+        return list(range(first, first + n))
+
+    def insert(self, model, rows):
+        from sqlalchemy import insert
+        if not rows:
+            return
+        table = model.__table__
+        if not self.copy:
+            self.session.execute(insert(table), rows)
+            return
+        import enum
+        import json
+        from sqlalchemy import JSON
+        keys = list(rows[0])
+        defaults = {c.name: c.default.arg for c in table.columns
+                    if c.name not in rows[0] and c.default is not None and c.default.is_scalar}
+        for name, value in defaults.items():
+            if isinstance(value, enum.Enum):
+                defaults[name] = value.value
+        dumps = getattr(self.dialect, "_json_serializer", None) or json.dumps
+        json_cols = {c.name for c in table.columns if isinstance(c.type, JSON)}
+        enum_cols = {c.name for c in table.columns if getattr(c.type, "enum_class", None) is not None}
+        convert = [(k, dumps if k in json_cols else (_enum_value if k in enum_cols else None)) for k in keys]
+        plain = all(fn is None for _, fn in convert)
+        columns = ", ".join(f'"{c}"' for c in keys + list(defaults))
+        tail = list(defaults.values())
+        raw = self.session.connection().connection  # the pooled DBAPI connection: same transaction
+        with raw.cursor() as cur, cur.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
+            write = copy.write_row
+            if plain:
+                for r in rows:
+                    write([r[k] for k in keys] + tail)
+            else:
+                for r in rows:
+                    write([r[k] if fn is None else (None if r[k] is None else fn(r[k])) for k, fn in convert] + tail)
+
+
+def _enum_value(value):
+    return getattr(value, "value", value)
