@@ -57,6 +57,12 @@ KINDS = ("check_digit", "future_birth", "sex_mismatch", "birth_mismatch", "unkno
 # ---------------------------------------------------------------- helpers
 
 def peak_rss_mb():
+    """This process's own peak (VmHWM). Not ru_maxrss: Linux carries the parent's RSS at fork time
+    into a child's ru_maxrss across exec, so a big parent would inflate every child's figure."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -578,15 +578,29 @@ def clean_import_row(session, actor, values, today=None):
 def holders_of(session, id_numbers):
     """{id_number: (county, school)} for numbers already held by an active record (chunked)."""
     out, numbers = {}, list(id_numbers)
-    for i in range(0, len(numbers), 2000):
-        chunk = numbers[i:i + 2000]
-        rows = session.execute(
-            select(Student.id_number, Student.school_id)
-            .where(Student.id_number.in_(chunk), Student.status.not_in([StudentStatus(s) for s in INACTIVE_STATUSES]))
-        ).all()
-        schools = {s.id: s for s in session.scalars(select(OrgUnit).where(OrgUnit.id.in_({r.school_id for r in rows})))}
+    active = Student.status.not_in([StudentStatus(s) for s in INACTIVE_STATUSES])
+    if session.get_bind().dialect.name == "postgresql":
+        # One array parameter per chunk: one short statement to plan, not 2,000 placeholders.
+        from sqlalchemy import String, any_, bindparam
+        from sqlalchemy.dialects.postgresql import ARRAY
+        size = 20_000
+
+        def match(chunk):
+            return Student.id_number == any_(bindparam("numbers", chunk, type_=ARRAY(String)))
+    else:
+        size = 2000
+
+        def match(chunk):
+            return Student.id_number.in_(chunk)
+    places = {}  # school id -> (county, school): once per school, not once per student
+    for i in range(0, len(numbers), size):
+        rows = session.execute(select(Student.id_number, Student.school_id).where(match(numbers[i:i + size]), active)).all()
+        missing = {r.school_id for r in rows} - places.keys()
+        if missing:
+            for school in session.scalars(select(OrgUnit).where(OrgUnit.id.in_(missing))):
+                places[school.id] = _county_and_school(session, school)
         for number, school_id in rows:
-            out[number] = _county_and_school(session, schools[school_id])
+            out[number] = places[school_id]
     return out
 
 
