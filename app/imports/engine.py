@@ -5,7 +5,7 @@ written; the caller's transaction makes the write all-or-nothing."""
 import os
 import time
 
-from app.imports.normalise import normalise
+from app.imports.normalise import normaliser
 from app.imports.reader import header_key, read_sheet
 from app.imports.spec import RowResult
 from app.services.errors import DomainError
@@ -34,7 +34,7 @@ def match_columns(spec, headers):
 def validate(session, actor, spec, headers, rows, progress=None):
     mapping = match_columns(spec, headers)
     results, total = [], len(rows)
-    cells = [(i, col, col.field, col.required) for i, col in mapping.items()]
+    cells = [(i, col, col.field, col.required, normaliser(col)) for i, col in mapping.items()]
     width = max(mapping, default=-1) + 1
     clean_row = spec.clean_row
     for n, raw in enumerate(rows, start=2):
@@ -45,10 +45,10 @@ def validate(session, actor, spec, headers, rows, progress=None):
         values = {}
         result = RowResult(number=n, raw=raw, values=values)
         short = len(raw) < width
-        for i, col, field, required in cells:
+        for i, col, field, required, normalise in cells:
             value = None if short and i >= len(raw) else raw[i]
             try:
-                value = values[field] = normalise(col, value)
+                value = values[field] = normalise(value)
             except DomainError as exc:
                 result.fail(field, f"{col.header}：{exc.message}")
                 continue

@@ -208,3 +208,34 @@ def _normalise(column, value):
     if kind == S.CODE:
         return _code(value, column)
     return _BY_KIND.get(kind, _text)(value)
+
+
+def normaliser(column):
+    """normalise() bound to one column, for a loop over many rows: the same results and errors,
+    without looking up the column's kind and memo again for every cell."""
+    kind = column.kind
+    convert = (lambda value: _code(value, column)) if kind == S.CODE else _BY_KIND.get(kind, _text)
+    if kind not in _REMEMBERED:
+        def plain(value):
+            if value is None or (isinstance(value, str) and not value.strip()):
+                return None
+            return convert(value)
+        return plain
+    memo = _remembered.setdefault((kind, column.table), {})
+    get = memo.get
+
+    def remembered(value):
+        if value.__class__ is str:
+            result = get(value, _UNSEEN)
+            if result is not _UNSEEN:
+                return result
+            if not value.strip():
+                return None
+            result = convert(value)
+            if len(memo) < _REMEMBER_MAX:
+                memo[value] = result
+            return result
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        return convert(value)
+    return remembered

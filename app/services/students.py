@@ -567,12 +567,20 @@ scope.register(Guardian, _guardian_scope)
 
 def clean_import_row(session, actor, values, today=None):
     """One workbook row → (student fields, guardian): the same validators as the form."""
-    student_fields = {k: v for k, v in values.items() if not k.startswith("guardian_") and k != "school_code"}
-    clean, _warnings = clean_student_fields(session, student_fields, today=today)
+    student_keys, guardian_keys = _import_keys(tuple(values))
+    clean, _warnings = clean_student_fields(session, {k: values[k] for k in student_keys}, today=today)
     if not clean.get("id_number"):
         raise DomainError("没有身份证件号的学生须上传无身份证号证明，请在“新生注册”页面单独注册", field="id_number")
-    guardian = clean_guardians([{k[len("guardian_"):]: v for k, v in values.items() if k.startswith("guardian_")}])[0]
+    guardian = clean_guardians([{short: values[k] for short, k in guardian_keys}])[0]
     return {"student": clean, "guardian": guardian}
+
+
+@functools.lru_cache(maxsize=64)
+def _import_keys(keys):
+    """A sheet's rows all have the same fields: split them once (student fields; guardian fields
+    without their prefix), not with a startswith per field and row."""
+    return (tuple(k for k in keys if not k.startswith("guardian_") and k != "school_code"),
+            tuple((k[len("guardian_"):], k) for k in keys if k.startswith("guardian_")))
 
 
 def holders_of(session, id_numbers):
@@ -639,43 +647,44 @@ def register_students_bulk(session, actor, records, progress=None):
     writer = _BulkWriter(session)
     student_ids = writer.ids(Student, total)
     request_ids = writer.ids(Request, total)
-    initials_of = {}
+    initials_of = {}  # pinyin initials once per distinct name
+
+    def name_initials(name):
+        ini = initials_of.get(name)
+        if ini is None:
+            ini = initials_of[name] = initials(name)
+        return ini
+
     registering = StudentStatus.REGISTERING.value
     done = 0
     chunk_size = 10_000
     for start in range(0, total, chunk_size):
         chunk = records[start:start + chunk_size]
         sids, rids = student_ids[start:start + chunk_size], request_ids[start:start + chunk_size]
-        rows = []
-        for r, i in zip(chunk, sids):
-            student = r["student"]
-            name = student["name"]
-            ini = initials_of.get(name)
-            if ini is None:
-                ini = initials_of[name] = initials(name)
-            rows.append({**student, "id": i, "personal_id": identity.personal_identifier(province, i),
-                         "school_id": school.id, "status": StudentStatus.REGISTERING, "created_by_id": actor.id,
-                         "name_initials": ini, "version": 1, "created_at": now, "updated_at": now})
         try:
-            writer.insert(Student, rows)
+            writer.insert(Student, (
+                {**r["student"], "id": i, "personal_id": identity.personal_identifier(province, i),
+                 "school_id": school.id, "status": StudentStatus.REGISTERING, "created_by_id": actor.id,
+                 "name_initials": name_initials(r["student"]["name"]), "version": 1, "created_at": now,
+                 "updated_at": now}
+                for r, i in zip(chunk, sids)))
         except writer.integrity_errors:
             raise DomainError("部分学生刚刚已被其他学校注册（一人一籍），请重新上传以查看标注")
-        del rows
-        writer.insert(Guardian, [{**r["guardian"], "student_id": i} for r, i in zip(chunk, sids)])
-        writer.insert(StudentHistory, [
+        writer.insert(Guardian, ({**r["guardian"], "student_id": i} for r, i in zip(chunk, sids)))
+        writer.insert(StudentHistory, (
             {"student_id": i, "school_id": school.id, "grade": r["student"].get("grade"),
              "class_name": r["student"].get("class_name"), "status": registering,
              "valid_from": now, "valid_to": None, "reason": "新生注册（批量导入）", "request_id": None}
-            for r, i in zip(chunk, sids)])
-        writer.insert(Request, [
+            for r, i in zip(chunk, sids)))
+        writer.insert(Request, (
             {"id": rid, "type": REGISTRATION, "state": RequestState.PENDING, "student_id": i, "school_id": school.id,
              "initiator_id": actor.id, "locks_student": True, "reason": "新生注册（批量导入）", "current_step": 1,
              "version": 1, "created_at": now,
              "payload": {"after": {k: (v.isoformat() if isinstance(v, datetime.date) else
                                        (str(v) if isinstance(v, Decimal) else v)) for k, v in r["student"].items()}}}
-            for r, i, rid in zip(chunk, sids, rids)])
-        writer.insert(RequestStep, [
-            {"request_id": rid, "seq": 1, "org_unit_id": county.id, "decision": StepDecision.PENDING} for rid in rids])
+            for r, i, rid in zip(chunk, sids, rids)))
+        writer.insert(RequestStep, (
+            {"request_id": rid, "seq": 1, "org_unit_id": county.id, "decision": StepDecision.PENDING} for rid in rids))
         done += len(chunk)
         if progress:
             progress(65 + int(25 * done / total), f"已写入 {done:,}/{total:,} 名学生")
@@ -715,19 +724,24 @@ class _BulkWriter:
         return list(range(first, first + n))
 
     def insert(self, model, rows):
+        """rows: any iterable of dicts; a generator keeps only one chunk's rows of one table alive at
+        a time (COPY streams them as they are built)."""
         from sqlalchemy import insert
-        if not rows:
+        rows = iter(rows)
+        first = next(rows, None)
+        if first is None:
             return
         table = model.__table__
         if not self.copy:
-            self.session.execute(insert(table), rows)
+            self.session.execute(insert(table), [first, *rows])
             return
         import enum
+        import itertools
         import json
         from sqlalchemy import JSON
-        keys = list(rows[0])
+        keys = list(first)
         defaults = {c.name: c.default.arg for c in table.columns
-                    if c.name not in rows[0] and c.default is not None and c.default.is_scalar}
+                    if c.name not in first and c.default is not None and c.default.is_scalar}
         for name, value in defaults.items():
             if isinstance(value, enum.Enum):
                 defaults[name] = value.value
@@ -739,14 +753,15 @@ class _BulkWriter:
         columns = ", ".join(f'"{c}"' for c in keys + list(defaults))
         tail = list(defaults.values())
         raw = self.session.connection().connection  # the pooled DBAPI connection: same transaction
-        with raw.cursor() as cur, cur.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
-            write = copy.write_row
-            if plain:
-                for r in rows:
-                    write([r[k] for k in keys] + tail)
-            else:
-                for r in rows:
-                    write([r[k] if fn is None else (None if r[k] is None else fn(r[k])) for k, fn in convert] + tail)
+        with raw.cursor() as cur:
+            with cur.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
+                write = copy.write_row
+                if plain:
+                    for r in itertools.chain((first,), rows):
+                        write([r[k] for k in keys] + tail)
+                else:
+                    for r in itertools.chain((first,), rows):
+                        write([r[k] if fn is None else (None if r[k] is None else fn(r[k])) for k, fn in convert] + tail)
 
 
 def _enum_value(value):
