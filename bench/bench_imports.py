@@ -156,8 +156,8 @@ def _spoil(kind, v, k, rng, first_ids, elsewhere):
         field = rng.choice(("ethnicity", "health_status", "commute_mode", "guardian_relation"))
         v[field] = {"ethnicity": "火星族", "health_status": "很好", "commute_mode": "飞行",
                     "guardian_relation": "邻居"}[field]
-    elif kind == "duplicate_in_file":
-        v["id_number"] = rng.choice(first_ids)  # same person twice (an earlier, valid row)
+    elif kind == "duplicate_in_file":  # the same person twice (an earlier, valid row)
+        v["id_number"], v["birth_date"], v["gender"] = rng.choice(first_ids)
     elif kind == "registered_elsewhere":
         v.update(elsewhere)
     elif kind == "id_as_number":
@@ -197,7 +197,7 @@ def write_workbook(path, rows_n, *, seq_base, bad_rate, regions, elsewhere_rows=
             _spoil(kind, v, k, rng, first_ids, elsewhere.pop() if kind == "registered_elsewhere" else None)
             kinds[kind] += 1
         elif len(first_ids) < 200:
-            first_ids.append(v["id_number"])
+            first_ids.append((v["id_number"], v["birth_date"], v["gender"]))
         for c, col in enumerate(columns):
             value = v.get(col.field)
             if value is None:
@@ -296,8 +296,6 @@ def child_import(args):
                 rss_after[name] = rss_now_mb()
         return wrapper
 
-    if args.identity_cache:
-        simulate_identity_cache()
     sheet = specs.get("new_students")
     sheet.write = timed("write", sheet.write)
     sheet.check_rows = timed("db_check", sheet.check_rows)
@@ -351,31 +349,6 @@ def child_import(args):
             "error_file_mb": size / 1048576}
 
 
-def simulate_identity_cache():
-    """What the proposed change to app/services/identity.py would give (NOT in the code): the
-    birth-place look-up of check_id_number (python-stdnum scans its region table, ~28 µs, twice a
-    row) remembered per (region prefix, birth year) — the only inputs it depends on."""
-    import types
-    from stdnum.cn import ric
-    from app.services import identity
-    seen = {}
-
-    def get_birth_place(number):
-        key = (number[:6], number[6:10])
-        hit = seen.get(key)
-        if hit is None:
-            try:
-                hit = seen[key] = ric.get_birth_place(number)
-            except Exception as exc:  # noqa: BLE001
-                hit = seen[key] = type(exc)
-        if isinstance(hit, type):
-            raise hit()  # a new exception each time (a re-raised one would keep growing its traceback)
-        return hit
-
-    identity.ric = types.SimpleNamespace(calc_check_digit=ric.calc_check_digit, get_birth_date=ric.get_birth_date,
-                                         get_birth_place=get_birth_place)
-
-
 def child_writers(args):
     """The annotated workbook's candidate writers, on the same validated rows."""
     from app.extensions import db
@@ -399,17 +372,18 @@ def child_writers(args):
         t = time.perf_counter()
         _openpyxl_annotated(os.path.join(args.tmp, "w-openpyxl.xlsx"), headers, mapping, results)
         out["openpyxl write-only"] = time.perf_counter() - t
+        label = "rustpy-xlsxwriter (values + reasons only)"
         try:
             import rustpy_xlsxwriter  # noqa: F401
         except ImportError:
-            out["rustpy-xlsxwriter"] = None
+            out[label] = "not installed (pip install rustpy-xlsxwriter to compare; not a dependency)"
         else:
             t = time.perf_counter()
             try:
                 _rustpy_annotated(os.path.join(args.tmp, "w-rustpy.xlsx"), headers, mapping, results)
-                out["rustpy-xlsxwriter"] = time.perf_counter() - t
+                out[label] = time.perf_counter() - t
             except Exception as exc:  # noqa: BLE001
-                out["rustpy-xlsxwriter"] = f"failed: {exc!r}"[:200]
+                out[label] = f"failed: {exc!r}"[:200]
     return out
 
 
@@ -442,8 +416,9 @@ def _openpyxl_annotated(path, headers, mapping, results):
 
 
 def _rustpy_annotated(path, headers, mapping, results):
-    """Best effort with rustpy-xlsxwriter's row writer: values and the reason column (its API as
-    installed decides whether per-cell formats and notes are possible)."""
+    """rustpy-xlsxwriter 0.8 writes records (dicts) with per-column and per-row formats and notes on
+    header cells only: no per-cell highlight or note, so this writes the values and the reason
+    column — a lower bound for what the annotated workbook would cost with it, not a replacement."""
     import rustpy_xlsxwriter as rx
     rows = [list(headers) + ["错误原因"]]
     width = len(headers)
@@ -457,12 +432,10 @@ def _rustpy_annotated(path, headers, mapping, results):
         raise RuntimeError("no write_worksheet in this version")
 
 
-def run_child(kind, url, tmp, path, profile=False, identity_cache=False):
+def run_child(kind, url, tmp, path, profile=False):
     cmd = [sys.executable, os.path.abspath(__file__), "--child", kind, "--url", url, "--tmp", tmp, "--file", path]
     if profile:
         cmd.append("--profile")
-    if identity_cache:
-        cmd.append("--identity-cache")
     p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if p.returncode != 0:
         print(p.stdout[-3000:], p.stderr[-6000:])
@@ -496,8 +469,6 @@ def main():
     ap.add_argument("--runs", default="read,all-or-none,valid-only,all-valid")
     ap.add_argument("--writers", action="store_true", help="compare annotated-workbook writers")
     ap.add_argument("--profile", action="store_true", help="profile the all-valid and all-or-none runs")
-    ap.add_argument("--identity-cache", action="store_true",
-                    help="also run all-valid with the proposed identity.py birth-place cache simulated")
     ap.add_argument("--child"), ap.add_argument("--url"), ap.add_argument("--tmp"), ap.add_argument("--file")
     args = ap.parse_args()
 
@@ -551,19 +522,13 @@ def main():
             print(f"  annotated workbook writers, {r['rows']:,} rows ({r['bad']:,} bad):")
             for k, v in r.items():
                 if k not in ("rows", "bad", "peak_rss_mb"):
-                    print(f"      {k:<40} " + (f"{v:6.2f} s" if isinstance(v, float) else str(v)))
+                    print(f"      {k:<44} " + (f"{v:6.2f} s" if isinstance(v, float) else str(v)))
         for kind in runs_left:
             path = valid if kind == "all-valid" else mixed
             r = run_child(kind, url, tmp, path, profile=args.profile and kind in ("all-valid", "all-or-none"))
             show_import(kind, r)
             if args.profile and kind in ("all-valid", "all-or-none"):
                 print(f"  profile: {tmp}/profile-{kind}.txt")
-            if args.identity_cache and kind == "all-valid":
-                with_cache = valid.replace(".xlsx", "-2.xlsx")  # other ID numbers: the first run wrote these
-                write_workbook(with_cache, args.rows, seq_base=0, bad_rate=0, regions=regions, seed=9, county="360103")
-                r = run_child(kind, url, tmp, with_cache, identity_cache=True)
-                show_import("all-valid*", r)
-                print("  (* with the proposed identity.py birth-place cache simulated: not in the code)")
         # the error files come back in the same shape: a spot check
         if "all-or-none" in runs_left:
             from python_calamine import CalamineWorkbook

@@ -255,3 +255,13 @@ def test_school_code_outside_the_uploaders_scope(app, tmp_path):
         ws = load_workbook(summary["error_file"]).active
         assert ws.cell(row=2, column=len(HEADERS) + 1).value is None
         assert "学校标识码 3601030001 不是本校" in ws.cell(row=3, column=len(HEADERS) + 1).value
+
+
+def test_template_names_with_full_width_brackets_are_accepted(app, tmp_path):
+    """上下学方式 names as the template's own dropdown offers them (full-width brackets)."""
+    i = HEADERS.index("上下学方式")
+    r1, r2 = row(1), row(2)
+    r1[i], r2[i] = "自行车（含电动自行车）", "公共交通（含城市公交、农村客运、地铁）"
+    with app.app_context():
+        assert run(workbook(tmp_path, [r1, r2]))["accepted"] == 2
+        assert sorted(db.session.scalars(select(Student.commute_mode))) == ["2", "3"]
