@@ -23,6 +23,7 @@ def create_app(config=None):
     i18n.merge_into_wtforms_translations()
     from app import models  # noqa: F401  register every table on the shared metadata
     from app.services import students  # noqa: F401  request types and scoping rules of the registry
+    from app.services import calendars, status_changes, transfers  # noqa: F401  学籍异动 types, calendars
 
     db.init_app(app)
     _tune_sqlite(app, db)

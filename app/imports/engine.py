@@ -86,6 +86,8 @@ def run_import(session, actor, spec, path, filename, *, valid_only=False, dry_ru
     progress = progress or (lambda *a, **k: None)
     if spec.may_use:
         spec.may_use(actor)
+    if spec.ready:
+        spec.ready(session, actor)
     progress(1, "正在读取文件")
     headers, rows = read_sheet(path, filename)
     mapping, results = validate(session, actor, spec, headers, rows, progress)

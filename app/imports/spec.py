@@ -55,6 +55,7 @@ class SheetSpec:
     row_key: Callable | None = None      # row_key(values) -> hashable: duplicates inside the file
     duplicate_message: str = "与本文件第 {first} 行重复"
     may_use: Callable | None = None      # may_use(actor) -> raises PermissionDenied
+    ready: Callable | None = None        # ready(session, actor) -> raises DomainError when it may not run now
     intro: str = ""                      # shown on the upload screen and in the template's 说明 sheet
 
     def column(self, field_name):

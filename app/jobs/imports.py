@@ -43,6 +43,8 @@ def start_import(session, actor, spec_name, filename, data, *, valid_only=False,
     sheet = specs.get(spec_name)
     if sheet.may_use:
         sheet.may_use(actor)
+    if sheet.ready:  # e.g. outside its business-calendar window: refused before the upload is queued
+        sheet.ready(session, actor)
     limit = current_app.config.get("IMPORT_MAX_BYTES", 50 * 1024 * 1024)
     if not filename or not data:
         raise DomainError("请选择要上传的文件")

@@ -4,4 +4,5 @@ from app.models.account import Account  # noqa: F401
 from app.models.audit import AuditLog  # noqa: F401
 from app.models.job import Job, JobState  # noqa: F401
 from app.models.student import Attachment, Guardian, Student, StudentHistory, StudentStatus  # noqa: F401
-from app.models.requests import Request, RequestState, RequestStep, StepDecision  # noqa: F401
+from app.models.requests import Party, Request, RequestState, RequestStep, StepDecision, StepRole  # noqa: F401
+from app.models.process import BusinessWindow, DepartureTrace, ProcessSetting, WindowMode  # noqa: F401

@@ -16,15 +16,29 @@ class RequestState(LabelledEnum):
     CANCELLED = ("cancelled", _l("已撤销"))
 
 
+class StepRole(LabelledEnum):
+    APPROVE = ("approve", _l("审批"))
+    CONFIRM = ("confirm", _l("学校确认"))        # the other school of a transfer agrees
+    EXTERNAL = ("external", _l("外省确认"))      # the province confirms what the other province did
+    ARBITRATE = ("arbitrate", _l("仲裁"))        # the lowest common superior of two disagreeing parties
+
+
+class Party(LabelledEnum):
+    OUT = ("out", _l("转出方"))
+    IN = ("in", _l("转入方"))
+
+
 class StepDecision(LabelledEnum):
     WAITING = ("waiting", _l("未到"))
     PENDING = ("pending", _l("待审批"))
     APPROVED = ("approved", _l("同意"))
     REJECTED = ("rejected", _l("驳回"))
     CANCELLED = ("cancelled", _l("已撤销"))
+    SKIPPED = ("skipped", _l("仲裁后免审"))  # a later step made moot by a final arbitration
 
 
 OPEN_LOCK_WHERE = text("state = 'pending' AND locks_student")
+OPEN_SUBJECT_WHERE = text("state = 'pending' AND subject_key IS NOT NULL")
 
 
 class Request(db.Model):
@@ -34,6 +48,9 @@ class Request(db.Model):
         # One open locking request per student, enforced by the database too.
         Index("uq_request_open_lock", "student_id", unique=True,
               postgresql_where=OPEN_LOCK_WHERE, sqlite_where=OPEN_LOCK_WHERE),
+        # One open request per subject that has no record here yet (a 跨省转入 by ID number).
+        Index("uq_request_open_subject", "subject_key", unique=True,
+              postgresql_where=OPEN_SUBJECT_WHERE, sqlite_where=OPEN_SUBJECT_WHERE),
         Index("ix_request_type_state", "type", "state"),
         Index("ix_request_school_state", "school_id", "state"),
     )
@@ -45,6 +62,7 @@ class Request(db.Model):
     school_id: Mapped[int] = mapped_column(Integer, ForeignKey("org_unit.id"), nullable=False)  # initiating unit
     initiator_id: Mapped[int] = mapped_column(Integer, ForeignKey("ab_user.id"), nullable=False)
     locks_student: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    subject_key: Mapped[str | None] = mapped_column(String(40))
     payload: Mapped[dict | None] = mapped_column(JSON)
     reason: Mapped[str | None] = mapped_column(Text)
     outcome: Mapped[str | None] = mapped_column(Text)  # the last decision's comment / cancel reason
@@ -84,6 +102,9 @@ class RequestStep(db.Model):
     seq: Mapped[int] = mapped_column(Integer, nullable=False)
     org_unit_id: Mapped[int] = mapped_column(Integer, ForeignKey("org_unit.id"), nullable=False)
     decision: Mapped[StepDecision] = mapped_column(_enum_column(StepDecision), nullable=False, default=StepDecision.WAITING)
+    role: Mapped[StepRole] = mapped_column(_enum_column(StepRole), nullable=False, default=StepRole.APPROVE)
+    party: Mapped[Party | None] = mapped_column(_enum_column(Party))  # side of a two-sided request
+    arrived_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)  # when it became this step's turn
     actor_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("ab_user.id"))
     comment: Mapped[str | None] = mapped_column(Text)
     decided_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)

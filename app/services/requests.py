@@ -16,7 +16,7 @@ from sqlalchemy.orm import aliased
 
 from app.services.context import with_actor
 from app.models.org import OrgKind, OrgUnit
-from app.models.requests import Request, RequestState, RequestStep, StepDecision
+from app.models.requests import Party, Request, RequestState, RequestStep, StepDecision, StepRole
 from app.services import scope
 from app.services.context import acting_as, current_reason
 from app.services.errors import DomainError, NotFound, PermissionDenied
@@ -35,10 +35,19 @@ class RequestType:
     on_cancel: Callable = None
     window: str | None = None              # business calendar key (processes that may only start in a window)
     describe: Callable = None              # describe(request) -> [(field label, before, after)]
+    two_sided: bool = False                # a transfer: a "no" against the other side's "yes" goes to arbitration
+
+
+@dataclass
+class Stop:
+    """One stop of a route: the unit that decides, what kind of decision, for which side."""
+    unit: OrgUnit
+    role: StepRole = StepRole.APPROVE
+    party: Party | None = None
 
 
 REQUEST_TYPES: dict[str, RequestType] = {}
-# Business calendars (学籍异动) plug in here: window_check(session, key, label) raises when closed.
+# Business calendars (学籍异动) plug in here: window_check(session, key, label, school) raises when closed.
 window_check = None
 
 
@@ -81,7 +90,7 @@ def ensure_unlocked(session, student, doing="办理此项业务"):
 
 
 @with_actor
-def start(session, actor, type_name, *, school, student=None, payload=None, reason=None):
+def start(session, actor, type_name, *, school, student=None, payload=None, reason=None, subject_key=None):
     spec = _spec(type_name)
     unit = getattr(actor, "org_unit", None)
     if unit is None or unit.kind not in spec.starter_kinds or actor_rank(actor) > RANK_SCHOOL:
@@ -89,17 +98,20 @@ def start(session, actor, type_name, *, school, student=None, payload=None, reas
     if not scope.can_see_unit(actor, school):
         raise NotFound("记录不存在或不在您的管辖范围内")
     if spec.window and window_check is not None:
-        window_check(session, spec.window, spec.label)
+        window_check(session, spec.window, spec.label, school)
     if student is not None and spec.locks:
         ensure_unlocked(session, student, doing=f"发起“{spec.label}”")
     req = Request(type=type_name, state=RequestState.PENDING, school=school, school_id=school.id,
                   student=student, student_id=student.id if student is not None else None,
                   initiator_id=actor.id, locks_student=spec.locks and student is not None,
-                  payload=payload or {}, reason=reason, current_step=1, version=1)
+                  payload=payload or {}, reason=reason, current_step=1, version=1, subject_key=subject_key)
     route = spec.route(session, req) if spec.route else route_to_county(session, req)
-    req.steps = [RequestStep(seq=i, org_unit=org, org_unit_id=org.id,
-                             decision=StepDecision.PENDING if i == 1 else StepDecision.WAITING)
-                 for i, org in enumerate(route, start=1)]
+    now = datetime.datetime.now()
+    stops = [stop if isinstance(stop, Stop) else Stop(stop) for stop in route]
+    req.steps = [RequestStep(seq=i, org_unit=stop.unit, org_unit_id=stop.unit.id, role=stop.role, party=stop.party,
+                             decision=StepDecision.PENDING if i == 1 else StepDecision.WAITING,
+                             arrived_at=now if i == 1 else None)
+                 for i, stop in enumerate(stops, start=1)]
     session.add(req)
     try:
         with session.begin_nested():
@@ -113,11 +125,21 @@ def current_step(req):
     return next((s for s in req.steps if s.seq == req.current_step), None)
 
 
+def _rank_may_decide(actor, step):
+    """Authorities (county and up) approve; a school admin may give its school's confirmation."""
+    return actor_rank(actor) <= (RANK_SCHOOL if step.role == StepRole.CONFIRM else RANK_COUNTY)
+
+
 def can_decide(actor, req):
     step = current_step(req)
     return (req.state == RequestState.PENDING and step is not None
             and step.org_unit_id == getattr(actor, "org_unit_id", None)
-            and actor_rank(actor) <= RANK_COUNTY)
+            and _rank_may_decide(actor, step))
+
+
+def in_arbitration(req):
+    step = current_step(req)
+    return req.state == RequestState.PENDING and step is not None and step.role == StepRole.ARBITRATE
 
 
 def _load_for_decision(session, actor, request_id, expected_version=None):
@@ -131,7 +153,7 @@ def _load_for_decision(session, actor, request_id, expected_version=None):
     if step is None or step.org_unit_id != getattr(actor, "org_unit_id", None):
         where = step.org_unit.name if step is not None else "—"
         raise PermissionDenied(f"该申请当前由“{where}”核办，您无权处理")
-    if actor_rank(actor) > RANK_COUNTY:
+    if not _rank_may_decide(actor, step):
         raise PermissionDenied("您的角色不能审批申请")
     return req, step
 
@@ -152,13 +174,21 @@ def _claim(session, req, seen_version):
 @with_actor
 def approve(session, actor, request_id, comment=None, expected_version=None):
     req, step = _load_for_decision(session, actor, request_id, expected_version)
+    comment = (comment or "").strip() or None
+    if step.role == StepRole.ARBITRATE and not comment:
+        raise DomainError("仲裁须填写裁决理由", field="comment")
     _claim(session, req, expected_version if expected_version is not None else req.version)
     now = datetime.datetime.now()
     step.decision, step.actor_id, step.comment, step.decided_at = StepDecision.APPROVED, actor.id, comment, now
     nxt = next((s for s in req.steps if s.seq == req.current_step + 1), None)
     spec = _spec(req.type)
+    if step.role == StepRole.ARBITRATE:  # final: the steps after it have nothing left to decide
+        for s in req.steps:
+            if s.decision == StepDecision.WAITING:
+                s.decision = StepDecision.SKIPPED
+        nxt = None
     if nxt is not None:
-        nxt.decision = StepDecision.PENDING
+        nxt.decision, nxt.arrived_at = StepDecision.PENDING, now
         req.current_step = nxt.seq
     else:
         req.state, req.decided_at, req.outcome = RequestState.APPROVED, now, comment
@@ -175,19 +205,70 @@ def reject(session, actor, request_id, comment, expected_version=None):
     if not comment:
         raise DomainError("驳回须填写理由", field="comment")
     req, step = _load_for_decision(session, actor, request_id, expected_version)
+    spec = _spec(req.type)
+    counterpart = _agreeing_counterpart(req, step) if spec.two_sided else None
     _claim(session, req, expected_version if expected_version is not None else req.version)
     now = datetime.datetime.now()
     step.decision, step.actor_id, step.comment, step.decided_at = StepDecision.REJECTED, actor.id, comment, now
+    if counterpart is not None:
+        _to_arbitration(session, req, step, counterpart, now)
+        session.flush()
+        return req
     for s in req.steps:
         if s.decision == StepDecision.WAITING:
             s.decision = StepDecision.CANCELLED
     req.state, req.decided_at, req.outcome = RequestState.REJECTED, now, comment
-    spec = _spec(req.type)
     if spec.on_reject:
         with acting_as(actor, reason=f"{spec.label}（申请号 {req.id}）被驳回：{comment}"):
             spec.on_reject(session, actor, req)
     session.flush()
     return req
+
+
+def lowest_common_superior(session, a, b):
+    """The lowest unit whose subtree holds both (a county for two of its schools, a city for two
+    of its counties, else the province)."""
+    common = []
+    for x, y in zip(a.path.strip("/").split("/"), b.path.strip("/").split("/")):
+        if x != y:
+            break
+        common.append(x)
+    if not common:
+        raise DomainError("两方不在同一省内，无法确定共同上级")
+    if len(common) == len(a.path.strip("/").split("/")) or len(common) == len(b.path.strip("/").split("/")):
+        common = common[:-1] or common  # one contains the other: its superior, not itself
+    unit = session.scalar(select(OrgUnit).where(OrgUnit.path == "/" + "/".join(common) + "/"))
+    if unit is None:
+        raise DomainError("找不到双方的共同上级单位")
+    return unit
+
+
+def _agreeing_counterpart(req, step):
+    """The unit of the other side that has said yes at the level of the one now saying no, or
+    None (a plain rejection). The school that started a transfer agrees by starting it."""
+    if step.party is None:
+        return None
+    other = Party.IN if step.party == Party.OUT else Party.OUT
+    if step.role == StepRole.CONFIRM:
+        return req.school
+    for s in req.steps:
+        if (s.party == other and s.decision == StepDecision.APPROVED and s.org_unit is not None
+                and s.org_unit.kind == step.org_unit.kind):
+            return s.org_unit
+    return None
+
+
+def _to_arbitration(session, req, rejected_step, counterpart, now):
+    """The two sides disagree: insert an arbitration step for their lowest common superior right
+    after the rejecting one; its decision is final."""
+    judge = lowest_common_superior(session, rejected_step.org_unit, counterpart)
+    for s in sorted(req.steps, key=lambda s: s.seq, reverse=True):
+        if s.seq > rejected_step.seq:
+            s.seq += 1
+    arbitration = RequestStep(seq=rejected_step.seq + 1, org_unit=judge, org_unit_id=judge.id,
+                              role=StepRole.ARBITRATE, decision=StepDecision.PENDING, arrived_at=now)
+    req.steps.append(arbitration)
+    req.current_step = arbitration.seq
 
 
 @with_actor

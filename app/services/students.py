@@ -3,6 +3,7 @@
 import datetime
 import functools
 import re
+import unicodedata
 from decimal import Decimal, InvalidOperation
 
 from pypinyin import Style, lazy_pinyin
@@ -49,18 +50,45 @@ SURNAME_INITIALS = {"曾": "z", "单": "s", "解": "x", "仇": "q", "区": "o", 
                     "乐": "y", "员": "y", "华": "h", "任": "r", "缪": "m", "尉": "y", "种": "c", "覃": "q",
                     "秘": "b", "繁": "p", "召": "s", "长孙": "zs", "尉迟": "yc", "万俟": "mq"}
 
+_SURNAMES_LONGEST_FIRST = sorted(SURNAME_INITIALS, key=len, reverse=True)
+
 
 def initials(name):
     """Pinyin initials for search: 张小明 → zxm, 曾小明 → zxm."""
     name = (name or "").strip()
-    for surname in sorted(SURNAME_INITIALS, key=len, reverse=True):
+    for surname in _SURNAMES_LONGEST_FIRST:
         if name.startswith(surname):
             return (SURNAME_INITIALS[surname] + _initials(name[len(surname):]))[:32]
     return _initials(name)
 
 
 def _initials(text):
-    return "".join(p[0] for p in lazy_pinyin(text, style=Style.FIRST_LETTER) if p and p[0].isalpha()).lower()[:32]
+    single = _single_reading_initials()
+    letters = [single.get(ch) for ch in text]
+    if None not in letters:  # no polyphonic or unknown character: no phrase context needed
+        return "".join(letters)[:32]
+    return _phrase_initials(text)
+
+
+@functools.lru_cache(maxsize=65536)  # given names repeat a lot across a province
+def _phrase_initials(text):
+    words = (w for p in lazy_pinyin(text, style=Style.FIRST_LETTER) for w in p.split())  # "李 Anna" → l, a
+    return "".join(w[0] for w in words if w[0].isalpha()).lower()[:32]
+
+
+@functools.lru_cache(maxsize=1)
+def _single_reading_initials():
+    """{character: initial} for the characters whose readings in pypinyin all start with one letter. lazy_pinyin costs
+    ~60 µs a name, most of a bulk import's pinyin time; for these characters its answer is fixed."""
+    from pypinyin.pinyin_dict import pinyin_dict
+    out = {}
+    for code, readings in pinyin_dict.items():
+        firsts = {unicodedata.normalize("NFKD", r)[0].lower() for r in readings.split(",")}
+        if len(firsts) == 1:  # several readings with one initial (e.g. 宇 yǔ/yú) answer the same
+            first = firsts.pop()
+            if first.isascii() and first.isalpha():
+                out[chr(code)] = first
+    return out
 
 
 # ---------------------------------------------------------------- validation
@@ -530,9 +558,10 @@ def display(field, value):
     return str(value)
 
 
-requests.register(requests.RequestType(REGISTRATION, "新生注册", on_approve=_approve_registration,
+requests.register(requests.RequestType(REGISTRATION, "新生注册", on_approve=_approve_registration, window="registration",
                                        on_cancel=_cancel_registration, describe=_describe))
-requests.register(requests.RequestType(KEY_CHANGE, "关键数据变更", on_approve=_approve_key_change, describe=_describe))
+requests.register(requests.RequestType(KEY_CHANGE, "关键数据变更", on_approve=_approve_key_change, describe=_describe,
+                                       window="key_change"))
 requests.register(requests.RequestType(DELETION, "误操作删除", on_approve=_approve_deletion, describe=_describe))
 
 
@@ -612,6 +641,16 @@ def holders_of(session, id_numbers):
     return out
 
 
+def bulk_registration_school(session, actor):
+    """Who may register by workbook, and when (the same business calendar as the form)."""
+    school = _school_actor(actor, "批量注册新生")
+    if not school.active or not school.may_enroll:
+        raise DomainError(f"{school.name}当前不能招生注册，请联系县（区）教育局")
+    if requests.window_check is not None:
+        requests.window_check(session, "registration", "新生注册", school)
+    return school
+
+
 @with_actor
 def register_students_bulk(session, actor, records, progress=None):
     """新生注册 for many students at once (workbook import): the same rules as register_student
@@ -626,9 +665,7 @@ def register_students_bulk(session, actor, records, progress=None):
     from app.models.requests import RequestState, RequestStep, StepDecision
     from app.services import audit
 
-    school = _school_actor(actor, "批量注册新生")
-    if not school.active or not school.may_enroll:
-        raise DomainError(f"{school.name}当前不能招生注册，请联系县（区）教育局")
+    school = bulk_registration_school(session, actor)
     held = holders_of(session, [r["student"]["id_number"] for r in records])
     if held:
         number, (county, name) = next(iter(held.items()))
@@ -684,7 +721,8 @@ def register_students_bulk(session, actor, records, progress=None):
                                        (str(v) if isinstance(v, Decimal) else v)) for k, v in r["student"].items()}}}
             for r, i, rid in zip(chunk, sids, rids)))
         writer.insert(RequestStep, (
-            {"request_id": rid, "seq": 1, "org_unit_id": county.id, "decision": StepDecision.PENDING} for rid in rids))
+            {"request_id": rid, "seq": 1, "org_unit_id": county.id, "decision": StepDecision.PENDING,
+             "arrived_at": now} for rid in rids))
         done += len(chunk)
         if progress:
             progress(65 + int(25 * done / total), f"已写入 {done:,}/{total:,} 名学生")

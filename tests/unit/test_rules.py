@@ -70,3 +70,25 @@ def test_region_codes_read_as_names():
 def test_pinyin_initials_read_surnames_right(name, expected):
     from app.services.students import initials
     assert initials(name) == expected
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("张小明", "zxm"), ("曾小明", "zxm"), ("单田芳", "stf"), ("长孙无忌", "zswj"), ("王浩宇", "why"), ("李 Anna", "la"),
+])
+def test_name_initials(name, expected):
+    from app.services.students import initials
+    assert initials(name) == expected
+
+
+def test_initials_fast_path_agrees_with_pypinyin():
+    """The per-character shortcut must give what lazy_pinyin gives for any name it covers."""
+    import random
+    from pypinyin import Style, lazy_pinyin
+    from pypinyin.pinyin_dict import pinyin_dict
+    from app.services.students import _initials
+    chars = [chr(c) for c in pinyin_dict if 0x4E00 <= c <= 0x9FFF]
+    rng = random.Random(7)
+    for _ in range(20000):
+        text = "".join(rng.choice(chars) for _ in range(rng.choice((1, 2, 3))))
+        expected = "".join(p[0] for p in lazy_pinyin(text, style=Style.FIRST_LETTER) if p and p[0].isalpha()).lower()
+        assert _initials(text) == expected, text

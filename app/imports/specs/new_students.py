@@ -69,13 +69,17 @@ def may_use(actor):
     students._school_actor(actor, "批量注册新生")
 
 
+def ready(session, actor):
+    students.bulk_registration_school(session, actor)
+
+
 def write(session, actor, records, progress):
     return students.register_students_bulk(session, actor, records, progress)
 
 
 SPEC = S.register(SheetSpec(
     name="new_students", label="新生注册", sheet_title="新生注册", columns=COLUMNS,
-    clean_row=clean_row, check_rows=check_rows, write=write, may_use=may_use,
+    clean_row=clean_row, check_rows=check_rows, write=write, may_use=may_use, ready=ready,
     row_key=lambda v: v.get("id_number") or None,
     duplicate_message="身份证件号与本文件第 {first} 行重复",
     intro="每行一名新生。导入后每名学生生成一条新生注册申请，由县（区）教育局在“审批待办”中核办。"
