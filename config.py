@@ -29,12 +29,16 @@ def _secret_key(instance_dir):
 
 
 MENUS_ALL = ("^(Org|Admin|OrgUnits|Regions|Accounts|AuditLog|MyJobs|Registry|Approvals|Students|Lookup"
-             "|MyRequests|Inbox|OpenRequests)$")
+             "|MyRequests|Inbox|OpenRequests|Departures|Settings|Calendars|ProcessSettings)$")
 MENUS_OFFICERS = MENUS_ALL.replace("|MyRequests", "")  # 我的申请 is the initiating school's screen
 MENUS_UPPER = MENUS_OFFICERS.replace("|Lookup", "")  # province/city search the registry itself instead
+# 学籍异动 configuration (业务日历, 业务设置): defined by province, city and county administrators.
+SETTINGS_VIEWS = "^(CalendarView|CalendarApi|ProcessSettingView|ProcessSettingApi)$"
+# Read-only traces of students who transferred away, and the transfer API's lookups.
+MOVEMENT_READ = "^(DepartureView|TransferApi)$"
 ADMIN_VIEWS = "^(OrgUnitView|OrgUnitApi|AccountView|AuditLogView|AuditLogApi|JobView|RegionView|RegionApi|HomeView)$"
 READ_VIEWS = "^(StudentView|StudentApi)$"
-READ_PERMS = "^can_(list|show|get|info|export_workbook|search)$"
+READ_PERMS = "^can_(list|show|get|info|export_workbook|search|history)$"  # history: a student's 异动 history
 
 
 class Config:
@@ -55,6 +59,9 @@ class Config:
 
     LOAD_DEMO = _env_bool("LOAD_DEMO", True)
     DEMO_STUDENTS = int(os.environ.get("DEMO_STUDENTS", 20000))  # students in the first-start demo
+
+    # 审批待办: a step waiting longer than this many working days is overdue (highlighted, counted).
+    OVERDUE_WORKING_DAYS = int(os.environ.get("OVERDUE_WORKING_DAYS", 5))
 
     # Flask-AppBuilder
     AUTH_TYPE = AUTH_DB
@@ -97,20 +104,26 @@ class Config:
     # Permissions per role template: regexes over (view, permission), checked by FAB.
     # Levels (rank) and the org kind each role may be bound to live in app/security.py.
     # View/API names used below: StudentView, LookupView, MyRequestsView, InboxView, OpenRequestsView,
-    # AttachmentView, StudentApi, RequestApi (registry); menus Registry, Approvals, Students, Lookup,
-    # MyRequests, Inbox, OpenRequests.
+    # AttachmentView, StudentApi, RequestApi (registry); TransferInView, ProvinceTransferInView,
+    # DepartureView, TransferApi (学籍异动); CalendarView, CalendarApi, ProcessSettingView,
+    # ProcessSettingApi (业务日历, 业务设置); menus Registry, Approvals, Students, Lookup, MyRequests, Inbox,
+    # OpenRequests, TransferIn, ProvinceTransferIn, Departures, Settings, Calendars, ProcessSettings.
     FAB_ROLES = {
         "平台管理员": [[".*", ".*"]],
         "省级管理员": [
             [ADMIN_VIEWS, ".*"],
             [READ_VIEWS, READ_PERMS],
             ["^(InboxView|OpenRequestsView|RequestApi|AttachmentView)$", ".*"],
+            [SETTINGS_VIEWS, ".*"],
+            [MOVEMENT_READ, READ_PERMS],
             [MENUS_UPPER, "menu_access"],
         ],
         "市级管理员": [
             [ADMIN_VIEWS, ".*"],
             [READ_VIEWS, READ_PERMS],
             ["^(InboxView|OpenRequestsView|RequestApi|AttachmentView)$", ".*"],
+            [SETTINGS_VIEWS, ".*"],
+            [MOVEMENT_READ, READ_PERMS],
             [MENUS_UPPER, "menu_access"],
         ],
         "县级管理员": [
@@ -118,17 +131,24 @@ class Config:
             [READ_VIEWS, READ_PERMS],
             ["^(LookupView|InboxView|OpenRequestsView|RequestApi|AttachmentView)$", ".*"],
             ["^StudentApi$", "^can_lookup$"],
+            [SETTINGS_VIEWS, ".*"],
+            [MOVEMENT_READ, READ_PERMS],
             [MENUS_OFFICERS, "menu_access"],
         ],
         "学校学籍管理员": [
             ["^(OrgUnitView|OrgUnitApi)$", READ_PERMS],
             ["^(AccountView|JobView|RegionView|RegionApi|HomeView)$", ".*"],
             ["^(StudentView|StudentApi|LookupView|MyRequestsView|RequestApi|AttachmentView|ImportView|ImportApi)$", ".*"],
-            ["^(Org|Admin|OrgUnits|Regions|Accounts|MyJobs|Registry|Students|Lookup|MyRequests|Imports)$", "menu_access"],
+            # 学籍异动: 转入 / 跨省转入 forms, the trace of students who left, school confirmations in 审批待办
+            ["^(TransferInView|ProvinceTransferInView|DepartureView|TransferApi|InboxView)$", ".*"],
+            ["^(CalendarView|CalendarApi|ProcessSettingView|ProcessSettingApi)$", READ_PERMS],
+            ["^(Org|Admin|OrgUnits|Regions|Accounts|MyJobs|Registry|Students|Lookup|MyRequests|Imports"
+             "|TransferIn|ProvinceTransferIn|Departures|Approvals|Inbox|Settings|Calendars)$", "menu_access"],
         ],
         "只读查询员": [
             ["^(OrgUnitView|OrgUnitApi|AuditLogView|AuditLogApi|RegionView|RegionApi)$", READ_PERMS],
             [READ_VIEWS, READ_PERMS],
+            [MOVEMENT_READ, READ_PERMS],
             ["^(JobView|HomeView)$", ".*"],
             ["^(Org|Admin|OrgUnits|Regions|AuditLog|MyJobs|Registry|Students)$", "menu_access"],
         ],

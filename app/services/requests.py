@@ -321,7 +321,7 @@ def inbox_query(actor, type_name=None, school_id=None, since=None, until=None):
 
 
 def pending_count(session, actor):
-    if getattr(actor, "org_unit_id", None) is None or actor_rank(actor) > RANK_COUNTY:
+    if getattr(actor, "org_unit_id", None) is None or actor_rank(actor) > RANK_SCHOOL:  # schools confirm transfers
         return 0
     return session.scalar(select(func.count()).select_from(inbox_query(actor).subquery()))
 
