@@ -26,6 +26,9 @@ def prepare(app):
                 result = generate_students(db.session, app.config["DEMO_STUDENTS"])
                 db.session.commit()
                 print(f"演示学生 {result['students']} 名已建立（{result['seconds']:.1f} 秒）", flush=True)
+            from app.services import demo_movements
+            if demo_movements.seed(db.session):
+                print("演示学籍异动已建立（转学确认、跨县审批、仲裁、休学各一件）", flush=True)
             print_accounts(demo.sample_accounts(db.session))
         elif not empty and app.config["LOAD_DEMO"]:
             from app.services import demo
