@@ -752,6 +752,8 @@ def _changes(req):
 def _steps(req):
     return [{"seq": s.seq, "org_unit": {"id": s.org_unit_id, "name": s.org_unit.name if s.org_unit else None},
              "decision": {"code": s.decision.value, "name": str(s.decision.label)},
+             "role": {"code": s.role.value, "name": str(s.role.label)},
+             "party": {"code": s.party.value, "name": str(s.party.label)} if s.party else None,
              "actor": (s.actor.real_name or s.actor.username) if s.actor else None,
              "comment": s.comment, "decided_at": s.decided_at.isoformat() if s.decided_at else None}
             for s in req.steps]
@@ -775,7 +777,7 @@ def _current_unit(req):
 class RequestShowSchema(RequestListSchema):
     student = fields.Function(_request_student_full, metadata={"description": "学生（身份证件号按权限脱敏）"})
     initiator = fields.Function(lambda r: (r.initiator.real_name or r.initiator.username) if r.initiator else None)
-    steps = fields.Function(_steps, metadata={"description": "审批步骤：seq, org_unit, decision, actor, comment"})
+    steps = fields.Function(_steps, metadata={"description": "审批步骤：seq, org_unit, decision, role, party, actor, comment"})
     changes = fields.Function(_changes, metadata={"description": "变更前后：[{field, before, after}]"})
     current_unit = fields.Function(_current_unit, metadata={"description": "当前应由哪个单位核办"})
     can_decide = fields.Function(lambda r: engine.can_decide(current_actor(), r))
@@ -901,6 +903,8 @@ class RequestApi(RegistryApiMixin, ScopedModelRestApi):
             body = _body() if request.get_data() else {}
             version = _int_or_none(body.get("expected_version"), "expected_version")
             req = engine.reject(db.session, actor, pk, _text(body, "comment"), expected_version=version)
+            if engine.in_arbitration(req):  # a transfer's two sides disagree: the common superior decides
+                return self._decided(req, f"双方意见不一致，已提交{engine.current_step(req).org_unit.name}仲裁")
             return self._decided(req, "已驳回")
         return self._serve(work)
 

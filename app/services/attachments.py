@@ -11,7 +11,8 @@ from app.services.errors import DomainError
 
 ALLOWED = {".pdf": "application/pdf", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
 MAX_BYTES = 10 * 1024 * 1024
-KIND_LABELS = {"no_id_proof": "无身份证号证明", "evidence": "证明材料"}
+KIND_LABELS = {"no_id_proof": "无身份证号证明", "evidence": "证明材料", "death_proof": "死亡证明",
+               "written_request": "书面申请"}
 # Magic numbers: the extension alone proves nothing.
 _MAGIC = {".pdf": (b"%PDF",), ".png": (b"\x89PNG",), ".jpg": (b"\xff\xd8",), ".jpeg": (b"\xff\xd8",)}
 

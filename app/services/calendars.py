@@ -93,8 +93,9 @@ def holidays(session, unit, first, last):
 
 def working_days_between(start, end, off_days=frozenset()):
     """Whole working days (Monday–Friday, not a holiday) after `start`'s day up to `end`'s day."""
-    if start is None or end <= start:
+    if start is None or end is None:
         return 0
+    # Days, not moments (a step's arrival may be compared with today's date).
     count, day = 0, start.date() if isinstance(start, datetime.datetime) else start
     last = end.date() if isinstance(end, datetime.datetime) else end
     while day < last:
@@ -106,14 +107,19 @@ def working_days_between(start, end, off_days=frozenset()):
 
 def overdue_cutoff(days, today=None, off_days=frozenset()):
     """The latest arrival moment that is more than `days` working days before today: a step that
-    arrived before it is overdue. Set-based queries compare arrived_at with it."""
+    arrived before it is overdue. Set-based queries compare arrived_at with it.
+
+    A step that arrived on day A has waited working_days_between(A, today) working days: those in
+    (A, today]. That is more than `days` exactly when A is before the (days + 1)-th working day
+    counted back from today (today included), so that day's midnight is the cutoff."""
     today = today or datetime.date.today()
     day, counted = today, 0
-    while counted < days:
+    while True:
         if day.weekday() < 5 and day not in off_days:
             counted += 1
+            if counted > days:
+                return datetime.datetime.combine(day, datetime.time.min)
         day -= datetime.timedelta(days=1)
-    return datetime.datetime.combine(day, datetime.time.min)
 
 
 # ---------------------------------------------------------------- defining rules

@@ -214,9 +214,11 @@ def reject(session, actor, request_id, comment, expected_version=None):
         _to_arbitration(session, req, step, counterpart, now)
         session.flush()
         return req
+    # A "no" in arbitration is as final as a "yes": the steps after it are moot, not cancelled.
+    moot = StepDecision.SKIPPED if step.role == StepRole.ARBITRATE else StepDecision.CANCELLED
     for s in req.steps:
         if s.decision == StepDecision.WAITING:
-            s.decision = StepDecision.CANCELLED
+            s.decision = moot
     req.state, req.decided_at, req.outcome = RequestState.REJECTED, now, comment
     if spec.on_reject:
         with acting_as(actor, reason=f"{spec.label}（申请号 {req.id}）被驳回：{comment}"):

@@ -17,6 +17,7 @@ from app.services.requests import Stop
 SUSPEND, RESUME, DROP_OUT, LEAVE_OTHER, DEATH = "suspend", "resume", "drop_out", "leave_other", "death"
 DEATH_PROOF = "death_proof"
 WRITTEN_REQUEST = "written_request"
+HISTORY_REASON_MAX = 255  # student_history.reason
 MAX_SUSPENSION_DAYS = 366  # 休学期限一般不超过一年；期满仍不能复学的，可再次申请
 
 
@@ -108,7 +109,7 @@ def _approve_suspension(session, actor, req):
     student = req.student
     _still(student, StudentStatus.IN_SCHOOL, req)
     student.status = StudentStatus.SUSPENDED
-    students._close_history(student, f"休学：{req.reason}", req.id)
+    _close_history(student, f"休学：{req.reason}", req.id)
 
 
 # ---------------------------------------------------------------- 复学
@@ -124,6 +125,8 @@ def request_resumption(session, actor, student_id, *, grade, class_name=None, no
         raise DomainError(f"本校不设{grades.grade_label(grade)}，请选择本校开设的年级", field="grade")
     note = (note or "").strip()
     class_name = (class_name or "").strip() or None
+    if class_name and len(class_name) > 32:  # student.class_name
+        raise DomainError("班级名称不能超过 32 个字", field="class_name")
     reason = f"复学至{grades.grade_label(grade)}{class_name or ''}{'：' + note if note else ''}"
     _student, req = _start(session, actor, RESUME, student_id, (StudentStatus.SUSPENDED,),
                            {"grade": grade, "class_name": class_name, "note": note}, reason, attachments,
@@ -136,7 +139,7 @@ def _approve_resumption(session, actor, req):
     _still(student, StudentStatus.SUSPENDED, req)
     student.status = StudentStatus.IN_SCHOOL
     student.grade, student.class_name = req.payload["grade"], req.payload.get("class_name")
-    students._close_history(student, f"复学：{req.reason}", req.id)
+    _close_history(student, f"复学：{req.reason}", req.id)
 
 
 # ---------------------------------------------------------------- 退学
@@ -162,7 +165,7 @@ def _approve_drop_out(session, actor, req):
     student = req.student
     _still(student, (StudentStatus.IN_SCHOOL, StudentStatus.SUSPENDED), req)
     student.status = StudentStatus.DROPPED_OUT
-    students._close_history(student, f"退学：{req.reason}", req.id)
+    _close_history(student, f"退学：{req.reason}", req.id)
 
 
 # ---------------------------------------------------------------- 其他离校
@@ -182,7 +185,7 @@ def _approve_leave(session, actor, req):
     student = req.student
     _still(student, (StudentStatus.IN_SCHOOL, StudentStatus.SUSPENDED), req)
     student.status = StudentStatus.LEFT_OTHER
-    students._close_history(student, f"其他离校：{req.reason}", req.id)
+    _close_history(student, f"其他离校：{req.reason}", req.id)
 
 
 # ---------------------------------------------------------------- 死亡
@@ -192,6 +195,9 @@ def report_death(session, actor, student_id, *, died_on, note=None, attachments=
     day = _date(died_on, "死亡日期", "died_on")
     if day > (today or datetime.date.today()):
         raise DomainError("死亡日期不能晚于今天", field="died_on")
+    student = students._own_student(session, actor, student_id, "报告学生死亡")
+    if student.birth_date and day < student.birth_date:
+        raise DomainError(f"死亡日期不能早于学生的出生日期（{student.birth_date:%Y-%m-%d}）", field="died_on")
     note = (note or "").strip()
     _student, req = _start(session, actor, DEATH, student_id, (StudentStatus.IN_SCHOOL, StudentStatus.SUSPENDED),
                            {"died_on": day.isoformat(), "note": note},
@@ -204,7 +210,12 @@ def _approve_death(session, actor, req):
     student = req.student
     _still(student, (StudentStatus.IN_SCHOOL, StudentStatus.SUSPENDED), req)
     student.status = StudentStatus.DECEASED
-    students._close_history(student, f"死亡：{req.reason}", req.id)
+    _close_history(student, f"死亡：{req.reason}", req.id)
+
+
+def _close_history(student, reason, request_id):
+    # The span's reason is a summary (255 characters); the request keeps the whole note.
+    students._close_history(student, reason[:HISTORY_REASON_MAX], request_id)
 
 
 def _still(student, statuses, req):

@@ -36,7 +36,9 @@ PROVINCE_IN = "transfer_province_in"
 PROVINCE_OUT = "transfer_province_out"
 IN_PROVINCE = (TRANSFER_IN, TRANSFER_OUT)
 WINDOW = "transfer"
-XUEJI_RE = re.compile(r"^[GL][0-9A-Z]{10,24}$")
+XUEJI_RE = re.compile(r"^[GL][0-9A-Z]{10,19}$")  # student.xueji_no holds 20 characters
+CLASS_NAME_MAX = 32      # student.class_name
+SCHOOL_NAME_MAX = 100    # a school of the other province, typed in (it ends up in the trace and the history)
 
 
 # ---------------------------------------------------------------- finding students and schools
@@ -89,7 +91,13 @@ def place_name(session, school):
     """南昌市东湖区 东湖第一小学: enough for a trace or a message, without codes."""
     county = requests.ancestor_of_kind(session, school, OrgKind.COUNTY)
     city = requests.ancestor_of_kind(session, school, OrgKind.CITY)
-    return f"{city.name if city else ''}{county.name if county else ''} {school.name}".strip()
+
+    def region(unit):  # the place (南昌市), not the bureau's name (南昌市教育局)
+        if unit is None:
+            return ""
+        return unit.region.name if unit.region is not None else unit.name
+
+    return f"{region(city)}{region(county)} {school.name}".strip()
 
 
 # ---------------------------------------------------------------- checks shared by every transfer
@@ -163,6 +171,8 @@ def _start(session, actor, type_name, student, frm, to, grade, class_name, reaso
     _movable(student)
     grade = grade or student.grade
     _check_target(to, grade)
+    if len((class_name or "").strip()) > CLASS_NAME_MAX:
+        raise DomainError(f"班级名称不能超过 {CLASS_NAME_MAX} 个字", field="class_name")
     code, note = _reason(reason_code, note)
     initiator = to if type_name == TRANSFER_IN else frm
     req = requests.start(session, actor, type_name, school=initiator, student=student,
@@ -212,7 +222,7 @@ def cross_province_route(session, req):
 # ---------------------------------------------------------------- 籍随人走
 
 def _move_history(student, reason, request_id, status=None):
-    students._close_history(student, reason, request_id)
+    students._close_history(student, reason[:255], request_id)  # student_history.reason is 255 characters
     if status is not None:
         student.history[-1].status = status
 
@@ -232,9 +242,11 @@ def _execute(session, actor, req):
     student.school, student.school_id = to, to.id
     student.grade, student.class_name = p["grade"], p.get("class_name")
     _move_history(student, f"转学：由{frm.name}转入{to.name}", req.id)
-    # The evidence filed for this student moves with the record (the old school no longer sees it).
-    for att in session.scalars(select(Attachment).where(Attachment.student_id == student.id)):
-        att.org_path = to.path
+    # The evidence filed for this student moves with the record (the old school no longer sees it),
+    # and so does the evidence of this transfer: from now on it belongs to the record.
+    for att in session.scalars(select(Attachment).where(
+            or_(Attachment.student_id == student.id, Attachment.request_id == req.id))):
+        att.org_path, att.student_id = to.path, student.id
     session.flush()
 
 
@@ -260,6 +272,17 @@ def _json_safe(values):
             for k, v in values.items()}
 
 
+GUARDIAN_LABELS = {"name": "监护人姓名", "id_number": "监护人身份证件号", "phone": "监护人联系电话"}
+
+
+def _fits(model, values, labels, field=None):
+    for key, value in values.items():
+        column = model.__table__.c.get(key)
+        length = getattr(getattr(column, "type", None), "length", None)
+        if isinstance(value, str) and length and len(value) > length:
+            raise DomainError(f"{labels.get(key, key)}不能超过 {length} 个字", field=field or key)
+
+
 def subject_key(id_number, xueji_no):
     return f"id:{id_number}" if id_number else f"xj:{xueji_no}"
 
@@ -274,8 +297,14 @@ def start_province_transfer_in(session, actor, data, guardians, *, from_province
     from_school = (from_school or "").strip()
     if not from_school:
         raise DomainError("请填写原就读学校名称", field="from_school")
+    if len(from_school) > SCHOOL_NAME_MAX:
+        raise DomainError(f"原就读学校名称不能超过 {SCHOOL_NAME_MAX} 个字", field="from_school")
     clean, warnings = students.clean_student_fields(session, data)
     guardian_rows = students.clean_guardians(guardians)
+    # The record is written only on approval: what would not fit its columns is refused now.
+    _fits(Student, clean, students.FIELD_LABELS)
+    for row in guardian_rows:
+        _fits(Guardian, row, GUARDIAN_LABELS, field="guardians")
     number = identity.normalise(xueji_no)
     if not XUEJI_RE.match(number or ""):
         raise DomainError("学籍号格式不正确：应为 G 加 18 位身份证件号，或 L 开头的临时学籍号", field="xueji_no")
@@ -320,7 +349,7 @@ def _execute_province_in(session, actor, req):
     student.personal_id = identity.personal_identifier(to.path.split("/")[1], student.id)
     student.history = [StudentHistory(school_id=to.id, grade=student.grade, class_name=student.class_name,
                                       status=StudentStatus.IN_SCHOOL.value, request_id=req.id,
-                                      reason=f"跨省转入：自{p['from_province_name']} {p['from_school']}")]
+                                      reason=f"跨省转入：自{p['from_province_name']} {p['from_school']}"[:255])]
     req.student, req.student_id = student, student.id
     for att in session.scalars(select(Attachment).where(Attachment.request_id == req.id)):
         att.student_id = student.id
@@ -339,6 +368,8 @@ def start_province_transfer_out(session, actor, student_id, *, to_province, to_s
     to_school = (to_school or "").strip()
     if not to_school:
         raise DomainError("请填写转入学校名称", field="to_school")
+    if len(to_school) > SCHOOL_NAME_MAX:
+        raise DomainError(f"转入学校名称不能超过 {SCHOOL_NAME_MAX} 个字", field="to_school")
     code, note = _reason(reason_code, note)
     req = requests.start(session, actor, PROVINCE_OUT, school=student.school, student=student,
                          payload={"to_province": region.code, "to_province_name": region.name, "to_school": to_school,

@@ -15,22 +15,29 @@ from flask_appbuilder.utils.base import get_safe_redirect
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased, selectinload
 
 from app.exports import ExportSource
 from app.exports.views import ExportMixin
 from app.extensions import db
 from app.models.org import OrgUnit, Region
-from app.models.requests import Request, RequestState
-from app.services import attachments, identity, privacy, requests, scope
+from app.models.requests import Request, RequestState, RequestStep, StepDecision, StepRole
+from app.services import attachments, deadlines, identity, privacy, requests, scope
 from app.services.context import current_actor
 from app.services.errors import DomainError, NotFound
+from app.services.roles import RANK_COUNTY, actor_rank
 
 PAGE_SIZE = 20
 
 # The request types' labels are declared by the services in Chinese; these markers put the known
 # ones into the catalogue so that the English screens can translate them (others show as declared).
-_TYPE_LABEL_MARKERS = (_l("新生注册"), _l("关键数据变更"), _l("误操作删除"))
+_TYPE_LABEL_MARKERS = (_l("新生注册"), _l("关键数据变更"), _l("误操作删除"),
+                       _l("转学（转入申请）"), _l("转学（转出申请）"), _l("跨省转入"), _l("跨省转出"),
+                       _l("休学"), _l("复学"), _l("退学"), _l("其他离校"), _l("死亡"))
+# Likewise the field names the 学籍异动 types describe their requests with (spec.describe).
+_FIELD_LABEL_MARKERS = (_l("转出学校"), _l("转入学校"), _l("年级"), _l("班级"), _l("转学原因"), _l("原就读省份"),
+                        _l("原就读学校"), _l("学籍号"), _l("转入省份"), _l("学籍状态"), _l("休学原因"), _l("休学期限"),
+                        _l("退学原因"), _l("离校原因"), _l("死亡日期"), _l("说明"))
 ATTACHMENT_KINDS = {"no_id_proof": _l("无身份证号证明"), "evidence": _l("证明材料")}
 
 
@@ -137,25 +144,70 @@ class Page:
         return url_for(request.endpoint, **args)
 
 
-def _row(req, today):
+class Clock:
+    """The deadline rules of 审批待办 for one page (services/deadlines.py): the limit in working days,
+    the actor's unit's holidays, and the arrival moment before which a step is overdue."""
+
+    def __init__(self, actor):
+        unit = getattr(actor, "org_unit", None)
+        self.limit = deadlines.limit_days()
+        self.off = deadlines.off_days(db.session, unit)
+        self.moment = deadlines.cutoff(db.session, unit)
+        self.now = datetime.datetime.now()
+
+    def waited(self, req, step):
+        """Working days the current step has waited (holidays of the business calendar skipped)."""
+        arrived = (step.arrived_at if step is not None else None) or _arrived_at(req)
+        return deadlines.waiting_days(arrived, self.off, self.now)
+
+    def overdue(self, step):
+        return deadlines.is_overdue(step, self.moment)
+
+
+def step_role_text(step):
+    """审批 / 学校确认，转出方 / 仲裁: what the step decides, and for which side."""
+    parts = [str(step.role.label)] if step.role is not None else []
+    if step.party is not None:
+        parts.append(str(step.party.label))
+    return "，".join(parts)
+
+
+def _row(req, today, clock=None):
     student = req.student
     step = requests.current_step(req)
+    pending = req.state == RequestState.PENDING
+    waited = clock.waited(req, step) if clock is not None and pending else ""
+    overdue = bool(clock is not None and pending and clock.overdue(step))
     return {
         "id": req.id, "type": type_label(req.type), "state": req.state,
         "student_name": student.name if student is not None else "",
         "student_id": identity.mask(student.id_number) if student is not None else "",
         "school": req.school.name if req.school is not None else "",
         "initiator": _person(req.initiator), "created_at": req.created_at, "decided_at": req.decided_at,
-        "waiting_days": _days_since(_arrived_at(req), today) if req.state == RequestState.PENDING else "",
+        "waiting_days": waited if clock is not None else (_days_since(_arrived_at(req), today) if pending else ""),
+        "overdue": overdue, "over_by": max(waited - clock.limit, 0) if overdue and waited != "" else 0,
         "open_days": _days_since(req.created_at, today),
-        "current_unit": step.org_unit.name if step is not None and req.state == RequestState.PENDING else "",
+        "current_unit": step.org_unit.name if step is not None and pending else "",
+        "current_role": step_role_text(step) if step is not None and pending else "",
+        "arbitration": pending and requests.in_arbitration(req),
+        "confirm": pending and step is not None and step.role == StepRole.CONFIRM,
         "reason": req.reason or "", "outcome": req.outcome or "",
     }
 
 
-def _rows(page):
+def _rows(page, clock=None):
     today = datetime.date.today()
-    return [_row(req, today) for req in page.items]
+    clock = clock or Clock(current_actor())
+    return [_row(req, today, clock) for req in page.items]
+
+
+def _only_overdue(stmt, clock, joined=False):
+    """Requests whose current step arrived before the overdue moment."""
+    if joined:  # the inbox query already joins the current step
+        return stmt.where(RequestStep.arrived_at < clock.moment)
+    step = aliased(RequestStep)
+    return (stmt.join(step, (step.request_id == Request.id) & (step.seq == Request.current_step))
+            .where(step.arrived_at < clock.moment))
 
 
 PADDED_REGION = re.compile(r"^(\d{6})000000$")
@@ -190,14 +242,21 @@ def _detail(req, actor, where):
         db.session.commit()
     steps = [{
         "seq": s.seq, "unit": s.org_unit.name if s.org_unit is not None else "", "decision": s.decision,
-        "actor": _person(s.actor), "comment": s.comment or "", "decided_at": s.decided_at,
-    } for s in req.steps]
+        "role": step_role_text(s), "arbitrate": s.role == StepRole.ARBITRATE,
+        "actor": _person(s.actor), "comment": s.comment or "", "decided_at": s.decided_at, "arrived_at": s.arrived_at,
+    } for s in sorted(req.steps, key=lambda s: s.seq)]
     files = [{
         "id": a.id, "filename": a.filename, "kind": ATTACHMENT_KINDS.get(a.kind, a.kind),
         "size_kb": max(round((a.size or 0) / 1024), 1),
     } for a in req.attachments]
     step = requests.current_step(req)
+    pending = req.state == RequestState.PENDING
+    clock = Clock(actor) if pending else None
     return {
+        "arbitration": _arbitration(req), "arbitrated": _arbitrated(req),
+        "overdue": bool(clock is not None and clock.overdue(step)), "limit": deadlines.limit_days(),
+        "working_days": clock.waited(req, step) if clock is not None else "",
+        "current_role": step_role_text(step) if step is not None and pending else "",
         "req": req, "type": type_label(req.type), "student": student,
         "student_id": privacy.shown_id(actor, student.id_number) if student is not None and student.id_number else "",
         "school": req.school.name if req.school is not None else "",
@@ -206,6 +265,53 @@ def _detail(req, actor, where):
         "current_unit": step.org_unit.name if step is not None and req.state == RequestState.PENDING else "",
         "waiting_days": _days_since(_arrived_at(req)) if req.state == RequestState.PENDING else "",
     }
+
+
+def _unit_with_role(step):
+    return f"{step.org_unit.name}（{step_role_text(step)}）" if step.org_unit is not None else step_role_text(step)
+
+
+def _arbitration(req):
+    """The banner of a request in arbitration: who decides, and which "no" against whose "yes"."""
+    if not requests.in_arbitration(req):
+        return None
+    step = requests.current_step(req)
+    refused = max((s for s in req.steps if s.seq < step.seq and s.decision == StepDecision.REJECTED),
+                  key=lambda s: s.seq, default=None)
+    return {"judge": step.org_unit.name if step.org_unit is not None else "", "arrived_at": step.arrived_at,
+            "refused_by": _unit_with_role(refused) if refused is not None else "",
+            "reason": (refused.comment or "") if refused is not None else ""}
+
+
+def _arbitrated(req):
+    """The final decision of an arbitration, once given."""
+    step = next((s for s in req.steps if s.role == StepRole.ARBITRATE
+                 and s.decision in (StepDecision.APPROVED, StepDecision.REJECTED)), None)
+    if step is None:
+        return None
+    return {"judge": step.org_unit.name if step.org_unit is not None else "", "comment": step.comment or "",
+            "upheld": step.decision == StepDecision.APPROVED, "decided_at": step.decided_at}
+
+
+def _refusal_goes_to(req, step):
+    """Where a "no" at `step` would go: the arbitrating unit when the other side already said yes
+    (services/requests.reject), else None (a plain rejection back to the school)."""
+    spec = requests.REQUEST_TYPES.get(req.type)
+    if spec is None or not spec.two_sided or step is None:
+        return None
+    counterpart = requests._agreeing_counterpart(req, step)
+    if counterpart is None:
+        return None
+    try:
+        judge = requests.lowest_common_superior(db.session, step.org_unit, counterpart)
+    except DomainError:
+        return None
+    return {"counterpart": counterpart.name, "judge": judge.name}
+
+
+def _is_school(actor):
+    """School accounts confirm (同意 / 不同意) rather than approve: the screens word it so."""
+    return actor_rank(actor) > RANK_COUNTY
 
 
 def _back(default):
@@ -265,10 +371,12 @@ class _RequestScreen(ExportMixin, BaseView):
         def count():
             return db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
 
+        clock = Clock(actor)
+
         def rows():
             today = datetime.date.today()
             for req in db.session.scalars(_with_relations(stmt).execution_options(yield_per=500)):
-                row = _row(req, today)
+                row = _row(req, today, clock)
                 yield [row[key] for key in columns]
 
         return ExportSource(title=self.title, entity="request", headers=[label for _key, label in self.export_fields],
@@ -286,6 +394,7 @@ class _RequestScreen(ExportMixin, BaseView):
             (_l("提交日期（起）"), f.get("since") or ""),
             (_l("提交日期（止）"), f.get("until") or ""),
             (_l("已提交超过（天）"), f.get("min_days") or ""),
+            (_l("只看超期"), _l("是") if f.get("overdue") else ""),
         ]
 
     def _show(self, req, **extra):
@@ -297,7 +406,10 @@ class _RequestScreen(ExportMixin, BaseView):
 
 
 class InboxView(_RequestScreen):
-    """审批待办: requests whose current step waits for the actor's unit."""
+    """审批待办: requests whose current step waits for the actor's unit — a county's or city's
+    approvals and arbitrations, a school's confirmations of transfers. Steps that waited longer than
+    the limit (working days, services/deadlines.py) are highlighted; arbitrations are decided one
+    by one with a reason, never in bulk."""
 
     route_base = "/inboxview"
     title = _l("审批待办")
@@ -312,42 +424,101 @@ class InboxView(_RequestScreen):
         school_id = _int(args.get("school"))
         since = _date(args.get("since"), _("提交日期（起）"), warn)
         until = _date(args.get("until"), _("提交日期（止）"), warn)
+        overdue = args.get("overdue") == "1"
         stmt = requests.inbox_query(
             actor, type_name=type_name, school_id=school_id,
             since=datetime.datetime.combine(since, datetime.time.min) if since else None,
             until=datetime.datetime.combine(until, datetime.time.max) if until else None)
-        return stmt, {"type": type_name or "", "school": school_id, "since": since or "", "until": until or ""}
+        if overdue:
+            stmt = _only_overdue(stmt, Clock(actor), joined=True)
+        return stmt, {"type": type_name or "", "school": school_id, "since": since or "", "until": until or "",
+                      "overdue": overdue}
 
     @expose("/list/")
     @has_access
     def list(self):
         actor = current_actor()
+        clock = Clock(actor)
         stmt, f = self._query(actor, request.args)
         page = Page(stmt, _int(request.args.get("page")))
         return self.render_template(
-            "requests/inbox.html", title=self.title, page=page, rows=_rows(page),
-            types=_type_choices(), schools=_schools_in(requests.inbox_query(actor)), f=f)
+            "requests/inbox.html", title=self.title, page=page, rows=_rows(page, clock),
+            types=_type_choices(), schools=_schools_in(requests.inbox_query(actor)), f=f,
+            limit=clock.limit, overdue_total=deadlines.overdue_count(db.session, actor),
+            school_view=_is_school(actor))
 
     @expose("/show/<int:pk>")
     @has_access
     def show(self, pk):
         req = _get_request(pk)
-        return self._show(req, can_decide=requests.can_decide(current_actor(), req))
+        actor = current_actor()
+        can_decide = requests.can_decide(actor, req)
+        step = requests.current_step(req)
+        decide_as = ""
+        if can_decide:
+            decide_as = ("arbitrate" if step.role == StepRole.ARBITRATE
+                         else "confirm" if step.role == StepRole.CONFIRM else "approve")
+        return self._show(req, can_decide=can_decide, decide_as=decide_as,
+                          refusal=_refusal_goes_to(req, step) if can_decide and decide_as != "arbitrate" else None)
+
+    def _decided(self, pk, ok, req, approved):
+        """The message after a decision: what actually happened to the request."""
+        if not ok:
+            return redirect(url_for(".show", pk=pk))
+        mine = max((s for s in req.steps if s.decided_at is not None and s.actor_id == current_actor().id),
+                   key=lambda s: (s.decided_at, s.seq), default=None)
+        confirmed = mine is not None and mine.role == StepRole.CONFIRM
+        if req.state == RequestState.PENDING and requests.in_arbitration(req):
+            judge = requests.current_step(req).org_unit.name
+            flash(_("申请号 %(id)s：双方意见不一致（对方已同意），已提交%(unit)s仲裁，由其作出最终决定",
+                    id=pk, unit=judge), "warning")
+        elif approved and req.state == RequestState.PENDING:
+            nxt = requests.current_step(req).org_unit.name
+            flash(_("申请号 %(id)s：本校已同意，转%(unit)s办理", id=pk, unit=nxt) if confirmed
+                  else _("申请号 %(id)s 已审批通过，转%(unit)s办理", id=pk, unit=nxt), "success")
+        elif approved:
+            flash(_("申请号 %(id)s 已审批通过", id=pk), "success")
+        else:
+            flash(_("申请号 %(id)s 已驳回，退回发起学校", id=pk), "success")
+        return redirect(url_for(".list"))
 
     @expose("/approve/<int:pk>", methods=["POST"])
     @has_access
     def approve(self, pk):
         comment = (request.form.get("comment") or "").strip() or None
-        ok, _req = _call(requests.approve, pk, comment=comment, expected_version=_int(request.form.get("expected_version")),
-                         success=_("申请号 %(id)s 已审批通过", id=pk))
-        return redirect(url_for(".list")) if ok else redirect(url_for(".show", pk=pk))
+        ok, req = _call(requests.approve, pk, comment=comment, expected_version=_int(request.form.get("expected_version")))
+        return self._decided(pk, ok, req, approved=True)
 
     @expose("/reject/<int:pk>", methods=["POST"])
     @has_access
     def reject(self, pk):
-        ok, _req = _call(requests.reject, pk, request.form.get("comment"),
-                         expected_version=_int(request.form.get("expected_version")),
-                         success=_("申请号 %(id)s 已驳回，退回发起学校", id=pk))
+        ok, req = _call(requests.reject, pk, request.form.get("comment"),
+                        expected_version=_int(request.form.get("expected_version")))
+        return self._decided(pk, ok, req, approved=False)
+
+    @expose("/arbitrate/<int:pk>", methods=["POST"])
+    @has_access
+    def arbitrate(self, pk):
+        """仲裁: the common superior decides, with a reason; its decision is final."""
+        req = _get_request(pk)
+        decision = request.form.get("decision")
+        comment = (request.form.get("comment") or "").strip()
+        if not requests.in_arbitration(req):
+            flash(_("该申请当前不在仲裁环节，请刷新后查看"), "danger")
+            return redirect(url_for(".show", pk=pk))
+        if decision not in ("approve", "reject"):
+            flash(_("请选择仲裁结果：支持申请或不予支持"), "danger")
+            return redirect(url_for(".show", pk=pk))
+        if not comment:
+            flash(_("仲裁须填写裁决理由"), "danger")
+            return redirect(url_for(".show", pk=pk))
+        version = _int(request.form.get("expected_version"))
+        if decision == "approve":
+            ok, _req = _call(requests.approve, pk, comment=comment, expected_version=version,
+                             success=_("申请号 %(id)s 已仲裁：支持申请，审批通过（仲裁结果为最终结果）", id=pk))
+        else:
+            ok, _req = _call(requests.reject, pk, comment, expected_version=version,
+                             success=_("申请号 %(id)s 已仲裁：不予支持，申请已驳回（仲裁结果为最终结果）", id=pk))
         return redirect(url_for(".list")) if ok else redirect(url_for(".show", pk=pk))
 
     @expose("/bulk_approve", methods=["POST"])
@@ -356,6 +527,16 @@ class InboxView(_RequestScreen):
         ids = list(dict.fromkeys(i for i in (_int(v) for v in request.form.getlist("rowid")) if i is not None))
         if not ids:
             flash(_("请先勾选要批量通过的申请"), "warning")
+            return _back(url_for(".list"))
+        # An arbitration needs its own reason: never decided in bulk.
+        actor = current_actor()
+        arbitrations = {req.id for req in db.session.scalars(
+            select(Request).where(Request.id.in_(ids), scope.clause(actor, Request))
+            .options(selectinload(Request.steps))) if requests.in_arbitration(req)}
+        ids = [i for i in ids if i not in arbitrations]
+        for rid in sorted(arbitrations):
+            flash(_("申请号 %(id)s 处于仲裁环节，须在详情页逐件填写裁决理由，未批量处理", id=rid), "warning")
+        if not ids:
             return _back(url_for(".list"))
         comment = (request.form.get("comment") or "").strip() or None
         ok, result = _call(requests.bulk_approve, ids, comment=comment)
@@ -432,12 +613,15 @@ class OpenRequestsView(_RequestScreen):
         type_name = args.get("type") if args.get("type") in requests.REQUEST_TYPES else None
         school_id = _int(args.get("school"))
         min_days = _int(args.get("min_days"))
+        overdue = args.get("overdue") == "1"
         stmt = requests.open_requests_query(actor, school_id=school_id, type_name=type_name)
+        if overdue:
+            stmt = _only_overdue(stmt, Clock(actor))
         if min_days is not None and min_days > 0:
             cutoff = datetime.datetime.combine(datetime.date.today() - datetime.timedelta(days=min_days),
                                                datetime.time.max)
             stmt = stmt.where(Request.created_at <= cutoff)
-        return stmt, {"type": type_name or "", "school": school_id,
+        return stmt, {"type": type_name or "", "school": school_id, "overdue": overdue,
                       "min_days": min_days if min_days and min_days > 0 else ""}
 
     @expose("/list/")
@@ -445,10 +629,11 @@ class OpenRequestsView(_RequestScreen):
     def list(self):
         actor = current_actor()
         stmt, f = self._query(actor, request.args)
+        clock = Clock(actor)
         page = Page(stmt, _int(request.args.get("page")))
         return self.render_template(
-            "requests/open.html", title=self.title, page=page, rows=_rows(page), types=_type_choices(),
-            schools=_schools_in(requests.open_requests_query(actor)), f=f)
+            "requests/open.html", title=self.title, page=page, rows=_rows(page, clock), types=_type_choices(),
+            schools=_schools_in(requests.open_requests_query(actor)), f=f, limit=clock.limit)
 
     @expose("/show/<int:pk>")
     @has_access

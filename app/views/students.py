@@ -1,4 +1,5 @@
-"""学籍 screens: 学生学籍 (list, show, 新生注册, 重新提交, 编辑, 关键数据变更, 误操作删除) and 全省学籍查询.
+"""学籍 screens: 学生学籍 (list, show, 新生注册, 重新提交, 编辑, 关键数据变更, 误操作删除, the 学籍异动 of
+the school's own students — 转出, 跨省转出, 休学, 复学, 退学, 其他离校, 死亡 — and 学籍档案) and 全省学籍查询.
 
 Thin: read the form, call app.services.students / app.services.requests, flash the result. Which
 rows an actor sees comes from services/scope.py (ScopeFilter, scoped_get); whether an ID number
@@ -8,8 +9,9 @@ checked again by the service that the button calls.
 import datetime
 import functools
 
-from flask import abort, current_app, flash, g, redirect, request, url_for
+from flask import abort, current_app, flash, g, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
+from flask_appbuilder.security.decorators import permission_name
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.models.sqla.filters import FilterEqual
@@ -23,13 +25,14 @@ from wtforms import BooleanField, FileField, HiddenField, SelectField, StringFie
 from app.codes import tables
 from app.codes.regions import region_label
 from app.extensions import db
-from app.models.org import OrgKind, OrgUnit
-from app.models.requests import Request, RequestState
+from app.models.org import OrgKind, OrgUnit, Region
+from app.models.requests import Request, RequestState, StepRole
 from app.models.student import KEY_FIELDS, Student, StudentStatus
-from app.services import attachments, identity, privacy, scope, students
+from app.services import attachments, grades, identity, privacy, scope, status_changes, students, transfers
+from app.services import history as history_service
 from app.services import requests as engine
 from app.services.context import current_actor
-from app.services.errors import DomainError
+from app.services.errors import DomainError, NotFound
 from app.views.base import ScopedModelView, ScopeFilter, enum_label
 
 LABELS = {
@@ -124,6 +127,26 @@ def request_url(req):
     return None
 
 
+def person(account):
+    """Who did it (实名制): the account's real name, else its user name."""
+    if account is None:
+        return ""
+    return account.real_name or account.username
+
+
+def request_type_label(type_name):
+    spec = engine.REQUEST_TYPES.get(type_name)
+    return _(spec.label) if spec is not None else type_name
+
+
+def submitted_message(req, what):
+    """“休学申请已提交，等待东湖区教育体育局核办（申请号 7）”: where the request went first."""
+    step = engine.current_step(req)
+    unit = step.org_unit.name if step is not None and step.org_unit is not None else ""
+    if step is not None and step.role == StepRole.CONFIRM:
+        return _("%(what)s已提交，等待%(unit)s确认（申请号 %(id)s）", what=what, unit=unit, id=req.id)
+    return _("%(what)s已提交，等待%(unit)s核办（申请号 %(id)s）", what=what, unit=unit, id=req.id)
+
 def _int_or_none(value):
     try:
         return int(value)
@@ -204,6 +227,108 @@ KeyChangeForm = _form_class("KeyChangeForm", KEY_FIELDS, extra={
 DeletionForm = _form_class("DeletionForm", [], extra={**VERSION, "reason": TextAreaField(_l("删除原因"))})
 
 
+# ---------------------------------------------------------------- 学籍异动 forms
+# Choices that depend on the school or the actor (grades taught, the other provinces) are set
+# per request by the view; the service checks every value again.
+
+def _code_select(label, table):
+    return SelectField(label, choices=[BLANK] + tables.choices(table), validate_choice=False)
+
+
+def _evidence(description=_l("选填；如有相关证明，请上传扫描件或照片，不超过 10 MB")):
+    return FileField(_l("证明材料"), description=description)
+
+
+NOTE_HELP = _l("原因为“其他”时必须填写")
+TransferOutForm = _form_class("TransferOutForm", [], extra={
+    **VERSION,
+    "to_school": StringField(_l("转入学校标识码"), description=_l("10 位学校标识码；不知道标识码时，可在下方按学校名称查找")),
+    "grade": SelectField(_l("转入年级"), choices=[BLANK] + tables.choices("grade"), validate_choice=False),
+    "class_name": StringField(_l("转入班级"), description=_l("选填；可由转入学校确认后再分班")),
+    "reason_code": _code_select(_l("转学原因"), "transfer_reason"),
+    "note": TextAreaField(_l("说明"), description=NOTE_HELP),
+    "evidence": _evidence(),
+})
+ProvinceOutForm = _form_class("ProvinceOutForm", [], extra={
+    **VERSION,
+    "to_province": SelectField(_l("转入省份"), choices=[BLANK], validate_choice=False),
+    "to_school": StringField(_l("转入学校名称"), description=_l("外省接收学校的全称")),
+    "reason_code": _code_select(_l("转学原因"), "transfer_reason"),
+    "note": TextAreaField(_l("说明"), description=NOTE_HELP),
+    "evidence": _evidence(_l("选填；如外省学校出具的接收证明，扫描件或照片，不超过 10 MB")),
+})
+SuspendForm = _form_class("SuspendForm", [], extra={
+    **VERSION,
+    "reason_code": _code_select(_l("休学原因"), "suspend_reason"),
+    "starts_on": StringField(_l("休学开始日期"), description=_l("年-月-日，如 2026-03-01")),
+    "ends_on": StringField(_l("休学结束日期"), description=_l("年-月-日；休学期限一般不超过一年")),
+    "note": TextAreaField(_l("说明"), description=NOTE_HELP),
+    "evidence": _evidence(_l("选填；如病历、诊断证明，扫描件或照片，不超过 10 MB")),
+})
+ResumeForm = _form_class("ResumeForm", [], extra={
+    **VERSION,
+    "grade": SelectField(_l("复学年级"), choices=[BLANK], validate_choice=False),
+    "class_name": StringField(_l("复学班级")),
+    "note": TextAreaField(_l("说明")),
+    "evidence": _evidence(),
+})
+DropOutForm = _form_class("DropOutForm", [], extra={
+    **VERSION,
+    "reason_code": _code_select(_l("退学原因"), "drop_out_reason"),
+    "note": TextAreaField(_l("说明"), description=NOTE_HELP),
+    "written_request": FileField(_l("书面申请"), description=_l("必须上传学生本人及监护人签字的书面申请；扫描件或照片，不超过 10 MB")),
+})
+LeaveForm = _form_class("LeaveForm", [], extra={
+    **VERSION,
+    "reason_code": _code_select(_l("离校原因"), "leave_reason"),
+    "note": TextAreaField(_l("说明"), description=NOTE_HELP),
+    "evidence": _evidence(),
+})
+DeathForm = _form_class("DeathForm", [], extra={
+    **VERSION,
+    "died_on": StringField(_l("死亡日期"), description=_l("年-月-日，如 2026-03-01")),
+    "note": TextAreaField(_l("说明")),
+    "death_proof": FileField(_l("死亡证明"), description=_l("必须上传医院或公安机关出具的死亡证明；扫描件或照片，不超过 10 MB")),
+})
+
+
+def grade_choices(school):
+    """The grades a school teaches, as (code, name); none for a unit that is not a school."""
+    if school is None or school.kind != OrgKind.SCHOOL:
+        return []
+    return [(g, _grade_label(g)) for g in grades.grades_of(school)]
+
+
+def other_provinces(actor):
+    """The provinces a student may come from or go to: every province but the actor's own."""
+    unit = getattr(actor, "org_unit", None)
+    own = unit.path.strip("/").split("/")[0] if unit is not None else None
+    rows = db.session.scalars(select(Region).where(Region.level == 1, Region.code != own).order_by(Region.code)).all()
+    return [(r.code, r.name) for r in rows]
+
+
+def form_errors(exc, rename=None):
+    """{field: message} for the form; `rename` maps a service's field name to the form's."""
+    if exc is None:
+        return {}
+    field = exc.field or "_form"
+    return {(rename or {}).get(field, field): exc.message}
+
+
+def render_form(view, form, title, groups=(), guardians=False, errors=None, student=None, submit=_l("提交"),
+                multipart=False, intro=None, readonly=None, extra_fields=(), cancel_url=None, school_search_url=None):
+    """A record form (students/form.html): field groups, guardians, extra fields and uploads."""
+    return view.render_template(
+        "students/form.html", title=title, form=form, groups=groups, guardians=guardians,
+        guardian_slots=GUARDIAN_SLOTS, guardian_labels=GUARDIAN_LABELS, errors=errors or {}, student=student,
+        xueji_no=shown_xueji_no(student.xueji_no) if student else "",
+        reselect=bool(errors) and any(f.filename for f in request.files.values()),
+        submit=submit, multipart=multipart, intro=intro, readonly=readonly or [], extra_fields=extra_fields,
+        cancel_url=cancel_url or (url_for("StudentView.show", pk=student.id) if student else url_for("StudentView.list")),
+        school_search_url=school_search_url,
+    )
+
+
 class LookupForm(DynamicForm):
     name = StringField(_l("姓名"))
     id_number = StringField(_l("身份证件号"))
@@ -282,7 +407,10 @@ class StudentView(ScopedModelView):
     show_title = _l("学生学籍详情")
     list_template = "students/list.html"
     base_permissions = ["can_list", "can_show", "can_edit", "can_register", "can_resubmit", "can_withdraw", "can_key_change",
-                        "can_request_deletion", "can_cancel_request", "can_export_workbook"]
+                        "can_request_deletion", "can_cancel_request", "can_export_workbook",
+                        # 学籍异动 of the school's own students, and the whole history of a visible one
+                        "can_transfer_out", "can_province_out", "can_suspend", "can_resume", "can_drop_out", "can_leave",
+                        "can_death", "can_history"]
     label_columns = LABELS
     list_columns = ["xueji_no", "name", "gender", "birth_date", "id_number", "school", "grade", "class_name", "status"]
     show_columns = list_columns
@@ -360,7 +488,8 @@ class StudentView(ScopedModelView):
         reqs = db.session.scalars(select(Request).where(Request.student_id == student.id, scope.clause(actor, Request))
                                   .order_by(Request.id.desc())).all()
         lock = engine.open_locking_request(db.session, student.id)
-        owner = actor is not None and actor.org_unit_id == student.school_id and self._can("can_edit")
+        own_school = actor is not None and actor.org_unit_id == student.school_id
+        owner = own_school and self._can("can_edit")
         status = student.status
         actions = {
             "edit": owner and status not in (StudentStatus.DELETED, StudentStatus.TRANSFERRED_OUT),
@@ -368,12 +497,45 @@ class StudentView(ScopedModelView):
             "deletion": owner and status not in (StudentStatus.DELETED, StudentStatus.REGISTERING),
             "resubmit": owner and status == StudentStatus.REGISTERING,
         }
+        movements = self._movements(student) if own_school else []
         return {
-            "xueji_no": shown_xueji_no(student.xueji_no), "groups": groups, "guardians": guardians, "history": history, "owner": owner,
-            "requests": [self._request_row(r, owner) for r in reqs],
+            "xueji_no": shown_xueji_no(student.xueji_no), "groups": groups, "guardians": guardians, "history": history,
+            "owner": owner or bool(movements), "requests": [self._request_row(r, owner) for r in reqs],
             "lock": lock, "lock_url": request_url(lock) if lock is not None else None,
-            "actions": actions, "guardian_labels": GUARDIAN_LABELS,
+            "lock_by": lock.school.name if lock is not None and lock.school_id != student.school_id else "",
+            "lock_confirm": own_school and lock is not None and self._confirms(lock, actor),
+            "actions": actions, "movements": movements, "guardian_labels": GUARDIAN_LABELS,
+            "can_history": self._can("can_history"),
         }
+
+    @staticmethod
+    def _confirms(req, actor):
+        """The open request waits for this school's own confirmation (学校确认 of a transfer)."""
+        step = engine.current_step(req)
+        return step is not None and step.role == StepRole.CONFIRM and step.org_unit_id == actor.org_unit_id
+
+    # The 学籍异动 a school may start for its own student, by status: (endpoint, label, icon).
+    MOVEMENTS = (
+        ("transfer_out", _l("转出（省内转学）"), "fa-sign-out", (StudentStatus.IN_SCHOOL,)),
+        ("province_out", _l("跨省转出"), "fa-plane", (StudentStatus.IN_SCHOOL,)),
+        ("suspend", _l("休学"), "fa-pause", (StudentStatus.IN_SCHOOL,)),
+        ("resume", _l("复学"), "fa-play", (StudentStatus.SUSPENDED,)),
+        ("drop_out", _l("退学"), "fa-user-times", (StudentStatus.IN_SCHOOL, StudentStatus.SUSPENDED)),
+        ("leave", _l("其他离校"), "fa-share", (StudentStatus.IN_SCHOOL, StudentStatus.SUSPENDED)),
+        ("death", _l("死亡"), "fa-minus-circle", (StudentStatus.IN_SCHOOL, StudentStatus.SUSPENDED)),
+    )
+
+    def _movements(self, student):
+        """The 学籍异动 buttons for the owning school: only those valid for the student's status
+        (退学 only outside compulsory education) and allowed to the actor. Hints: the services decide."""
+        out = []
+        for name, label, icon, statuses in self.MOVEMENTS:
+            if student.status not in statuses or not self._can(f"can_{name}"):
+                continue
+            if name == "drop_out" and grades.is_compulsory(student.grade):
+                continue
+            out.append({"name": name, "label": label, "icon": icon, "url": url_for(f"StudentView.{name}", pk=student.id)})
+        return out
 
     def _request_row(self, req, owner):
         step = engine.current_step(req)
@@ -393,16 +555,8 @@ class StudentView(ScopedModelView):
 
     # ------------------------------------------------------------ forms
 
-    def _render_form(self, form, title, groups=(), guardians=False, errors=None, student=None, submit=_l("提交"),
-                     multipart=False, intro=None, readonly=None, extra_fields=(), cancel_url=None):
-        return self.render_template(
-            "students/form.html", title=title, form=form, groups=groups, guardians=guardians,
-            guardian_slots=GUARDIAN_SLOTS, guardian_labels=GUARDIAN_LABELS, errors=errors or {}, student=student,
-            xueji_no=shown_xueji_no(student.xueji_no) if student else "",
-            reselect=bool(errors) and any(f.filename for f in request.files.values()),
-            submit=submit, multipart=multipart, intro=intro, readonly=readonly or [], extra_fields=extra_fields,
-            cancel_url=cancel_url or (url_for("StudentView.show", pk=student.id) if student else url_for("StudentView.list")),
-        )
+    def _render_form(self, form, title, **kwargs):
+        return render_form(self, form, title, **kwargs)
 
     @staticmethod
     def _errors(exc):
@@ -560,6 +714,199 @@ class StudentView(ScopedModelView):
             flash(_("申请已撤销"), "success")
         return redirect(url_for("StudentView.show", pk=pk))
 
+    # ------------------------------------------------------------ 学籍异动 (the owning school starts; services decide)
+
+    def _current(self, student):
+        return [(LABELS["name"], student.name), (LABELS["school"], student.school.name),
+                (LABELS["grade"], _grade_label(student.grade)), (LABELS["class_name"], student.class_name or ""),
+                (LABELS["status"], field_value("status", student.status))]
+
+    def _movement(self, pk, form_cls, title, start, *, groups=(), extra_fields=(), intro=None, initial=None,
+                  prepare=None, rename=None, submit=_l("提交申请"), school_search=False):
+        """GET: the form (`initial(student)`: its first values); POST: start the request through
+        the service, or show the form again with the service's message at the field it concerns
+        (nothing is saved then)."""
+        student = self.scoped_get(pk)
+        error = None
+        if request.method == "POST":
+            form = form_cls()
+            if prepare:
+                prepare(form, student)
+            req, error = _attempt(lambda session, actor: start(session, actor, student, form))
+            if error is None:
+                flash(submitted_message(req, title), "success")
+                return redirect(url_for("StudentView.show", pk=pk))
+        else:
+            form = form_cls(formdata=None, data={"version": student.version, **(initial(student) if initial else {})})
+            if prepare:
+                prepare(form, student)
+        return self._render_form(form, title, groups=groups, errors=form_errors(error, rename), student=student,
+                                 readonly=self._current(student), multipart=True, extra_fields=extra_fields,
+                                 submit=submit, intro=intro,
+                                 school_search_url=url_for("StudentView.find_schools") if school_search else None)
+
+    @expose("/transfer_out/<int:pk>", methods=["GET", "POST"])
+    @scoped_pk
+    @has_access
+    def transfer_out(self, pk):
+        """转出申请 (省内转学): the receiving school confirms, then the county or counties (and cities) approve."""
+        def start(session, actor, student, form):
+            return transfers.start_transfer_out(
+                session, actor, student.id, to_school_code=(form.to_school.data or "").strip(), grade=form.grade.data,
+                class_name=form.class_name.data, reason_code=form.reason_code.data, note=form.note.data,
+                attachments=_uploads(session, actor, [("evidence", students.EVIDENCE)]),
+                expected_version=_int_or_none(form.version.data))
+        return self._movement(
+            pk, TransferOutForm, _l("转出申请"), start, initial=lambda student: {"grade": student.grade or ""},
+            groups=[(_l("转入学校"), ["to_school", "grade", "class_name"])], extra_fields=["reason_code", "note", "evidence"],
+            school_search=True,
+            intro=_("转往本省其他学校：提交后由转入学校确认，再由双方县（区）教育局核办；核办通过后学籍转到新学校，"
+                    "本校保留转出记录。转往外省请办理跨省转出。"))
+
+    @expose("/find_schools")
+    @has_access
+    @permission_name("transfer_out")
+    def find_schools(self):
+        """The target-school picker of 转出申请: schools of the province by name or 学校标识码 (JSON)."""
+        actor = current_actor()
+        own = getattr(actor, "org_unit_id", None)
+        rows = transfers.find_schools(db.session, actor, request.args.get("q", ""))
+        return jsonify({"schools": [{
+            "code": s.school_code, "name": s.name, "place": transfers.place_name(db.session, s),
+            "type": str(s.school_type.label) if s.school_type else "", "may_enroll": bool(s.may_enroll),
+            "grades": list(grades.grades_of(s)),
+        } for s in rows if s.id != own]})
+
+    @expose("/province_out/<int:pk>", methods=["GET", "POST"])
+    @scoped_pk
+    @has_access
+    def province_out(self, pk):
+        """跨省转出: the county approves, the province confirms that the other province received the record."""
+        def prepare(form, _student):
+            form.to_province.choices = [BLANK] + other_provinces(current_actor())
+
+        def start(session, actor, student, form):
+            return transfers.start_province_transfer_out(
+                session, actor, student.id, to_province=form.to_province.data, to_school=form.to_school.data,
+                reason_code=form.reason_code.data, note=form.note.data,
+                attachments=_uploads(session, actor, [("evidence", students.EVIDENCE)]),
+                expected_version=_int_or_none(form.version.data))
+        return self._movement(
+            pk, ProvinceOutForm, _l("跨省转出申请"), start, prepare=prepare,
+            groups=[(_l("转入地"), ["to_province", "to_school"])], extra_fields=["reason_code", "note", "evidence"],
+            rename={"from_province": "to_province"},
+            intro=_("转往外省学校：县（区）教育局核办后，由省级教育行政部门与转入省确认；办结后本校学籍状态为“转出”。"))
+
+    @expose("/suspend/<int:pk>", methods=["GET", "POST"])
+    @scoped_pk
+    @has_access
+    def suspend(self, pk):
+        """休学: reason and period (at most about a year)."""
+        def start(session, actor, student, form):
+            return status_changes.request_suspension(
+                session, actor, student.id, reason_code=form.reason_code.data, starts_on=form.starts_on.data,
+                ends_on=form.ends_on.data, note=form.note.data,
+                attachments=_uploads(session, actor, [("evidence", students.EVIDENCE)]),
+                expected_version=_int_or_none(form.version.data))
+        today = datetime.date.today()
+        return self._movement(
+            pk, SuspendForm, _l("休学申请"), start, initial=lambda _student: {"starts_on": today.isoformat()},
+            groups=[(_l("休学"), ["reason_code", "starts_on", "ends_on"])], extra_fields=["note", "evidence"],
+            intro=_("休学期限一般不超过一年，期满仍不能复学的可再次申请。核办通过后学籍状态为“休学”，复学时办理复学申请。"))
+
+    @expose("/resume/<int:pk>", methods=["GET", "POST"])
+    @scoped_pk
+    @has_access
+    def resume(self, pk):
+        """复学: back into a grade the school teaches and a class."""
+        def prepare(form, student):
+            form.grade.choices = [BLANK] + grade_choices(student.school)
+
+        def start(session, actor, student, form):
+            return status_changes.request_resumption(
+                session, actor, student.id, grade=form.grade.data, class_name=form.class_name.data, note=form.note.data,
+                attachments=_uploads(session, actor, [("evidence", students.EVIDENCE)]),
+                expected_version=_int_or_none(form.version.data))
+        return self._movement(
+            pk, ResumeForm, _l("复学申请"), start, prepare=prepare,
+            initial=lambda student: {"grade": student.grade or "", "class_name": student.class_name or ""},
+            groups=[(_l("复学后就读"), ["grade", "class_name"])], extra_fields=["note", "evidence"],
+            intro=_("请选择复学后就读的年级和班级（通常为休学前的年级或下一年级）。核办通过后学籍状态恢复为“在校”。"))
+
+    @expose("/drop_out/<int:pk>", methods=["GET", "POST"])
+    @scoped_pk
+    @has_access
+    def drop_out(self, pk):
+        """退学 (not in compulsory education): the written request of the student and guardian is required."""
+        def start(session, actor, student, form):
+            return status_changes.request_drop_out(
+                session, actor, student.id, reason_code=form.reason_code.data, note=form.note.data,
+                attachments=_uploads(session, actor, [("written_request", status_changes.WRITTEN_REQUEST)]),
+                expected_version=_int_or_none(form.version.data))
+        return self._movement(
+            pk, DropOutForm, _l("退学申请"), start, extra_fields=["reason_code", "note", "written_request"],
+            intro=_("义务教育阶段学生不能办理退学。须上传学生本人及监护人的书面申请；核办通过后学籍状态为“退学”。"))
+
+    @expose("/leave/<int:pk>", methods=["GET", "POST"])
+    @scoped_pk
+    @has_access
+    def leave(self, pk):
+        """其他离校 (e.g. 出国（境）学习)."""
+        def start(session, actor, student, form):
+            return status_changes.request_leave(
+                session, actor, student.id, reason_code=form.reason_code.data, note=form.note.data,
+                attachments=_uploads(session, actor, [("evidence", students.EVIDENCE)]),
+                expected_version=_int_or_none(form.version.data))
+        return self._movement(
+            pk, LeaveForm, _l("其他离校申请"), start, extra_fields=["reason_code", "note", "evidence"],
+            intro=_("学生因出国（境）、长期因病等原因离校的，办理其他离校；核办通过后学籍状态为“其他离校”。"))
+
+    @expose("/death/<int:pk>", methods=["GET", "POST"])
+    @scoped_pk
+    @has_access
+    def death(self, pk):
+        """死亡: date and the death certificate."""
+        def start(session, actor, student, form):
+            return status_changes.report_death(
+                session, actor, student.id, died_on=form.died_on.data, note=form.note.data,
+                attachments=_uploads(session, actor, [("death_proof", status_changes.DEATH_PROOF)]),
+                expected_version=_int_or_none(form.version.data))
+        return self._movement(
+            pk, DeathForm, _l("死亡登记"), start, groups=[(_l("死亡"), ["died_on"])], extra_fields=["note", "death_proof"],
+            intro=_("须上传医院或公安机关出具的死亡证明；核办通过后学籍状态为“死亡”。"))
+
+    # ------------------------------------------------------------ 学籍档案
+
+    @expose("/history/<int:pk>")
+    @scoped_pk
+    @has_access
+    def history(self, pk):
+        """学籍档案: every span and every request with its steps — for whoever may see the student now."""
+        try:
+            found = history_service.student_history(db.session, current_actor(), pk)
+        except NotFound:
+            abort(404)
+        student = found.student
+        spans = [{
+            "valid_from": field_value("created_at", h.valid_from), "valid_to": field_value("created_at", h.valid_to),
+            "school": h.school.name if h.school else "", "grade": _grade_label(h.grade), "class_name": h.class_name or "",
+            "status": field_value("status", h.status), "reason": h.reason or "",
+        } for h in found.spans]
+        reqs = [{
+            "id": r.id, "type": request_type_label(r.type), "state": r.state, "url": request_url(r),
+            "school": r.school.name if r.school else "", "initiator": person(r.initiator),
+            "created_at": field_value("created_at", r.created_at), "decided_at": field_value("created_at", r.decided_at),
+            "reason": r.reason or "", "outcome": r.outcome or "",
+            "steps": [{
+                "seq": st.seq, "unit": st.org_unit.name if st.org_unit else "", "role": st.role.label,
+                "party": st.party.label if st.party else "", "decision": st.decision, "actor": person(st.actor),
+                "comment": st.comment or "", "decided_at": field_value("created_at", st.decided_at),
+            } for st in r.steps],
+        } for r in found.requests]
+        return self.render_template("students/history.html", title=_l("学籍档案"), student=student, spans=spans,
+                                    requests=reqs, status=field_value("status", student.status),
+                                    grade=_grade_label(student.grade))
+
 
 # ---------------------------------------------------------------- 全省学籍查询
 
@@ -578,8 +925,10 @@ class LookupView(BaseView):
             result, error = _attempt(students.lookup_person, form.name.data, form.id_number.data)
             searched = error is None
         can_register = self.appbuilder.sm.has_access("can_register", "StudentView")
+        can_transfer_in = ("TransferInView.start" in current_app.view_functions
+                           and self.appbuilder.sm.has_access("can_start", "TransferInView"))
         return self.render_template("students/lookup.html", title=_l("全省学籍查询"), form=form, searched=searched,
-                                    result=result, can_register=can_register)
+                                    result=result, can_register=can_register, can_transfer_in=can_transfer_in)
 
 
 def register(appbuilder):

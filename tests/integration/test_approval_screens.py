@@ -63,10 +63,10 @@ def test_inbox_lists_only_own_units_pending_requests(app, as_user):
     # The city sees neither: nothing waits for the city.
     html = text(as_user("city_360100").get("/inboxview/list/"))
     assert "没有等待本单位核办的申请" in html
-    # Schools have no inbox at all.
+    # Schools' inbox holds only their confirmations of transfers: no registration reaches it.
     school = as_user("school_3601020001")
-    assert school.get("/inboxview/list/").status_code == 403
-    assert "/inboxview/list/" not in text(school.get("/"))
+    html = text(school.get("/inboxview/list/"))
+    assert "没有等待本单位核办的申请" in html and "/inboxview/show/" not in html
 
 
 def test_inbox_filters(app, as_user):
@@ -143,9 +143,9 @@ def test_approve_from_detail_makes_the_student_in_school_and_updates_the_badge(a
     assert state == RequestState.APPROVED and status == StudentStatus.IN_SCHOOL and outcome == "材料齐全"
     html = text(client.get(f"/inboxview/show/{rid}"))  # the step now carries the decision, officer and comment
     assert "同意" in html and "材料齐全" in html and "expected_version" not in html
-    # Per user: the other county has nothing, schools have no inbox entry at all.
+    # Per user: the other county has nothing, nor has the school (registrations are not its to confirm).
     assert "审批待办（" not in text(as_user("county_360103").get("/"))
-    assert "审批待办" not in text(as_user("school_3601020001").get("/"))
+    assert "审批待办（" not in text(as_user("school_3601020001").get("/"))
 
 
 def test_reject_needs_a_comment_and_returns_to_school(app, as_user):
