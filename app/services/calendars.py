@@ -178,7 +178,9 @@ def add_window(session, actor, data):
 def _own_rule(session, actor, rule_id):
     unit = _defining_unit(actor)
     rule = session.get(BusinessWindow, rule_id)
-    if rule is None or not scope.path_within(rule.org_unit.path, unit.path):
+    visible = rule is not None and (scope.path_within(rule.org_unit.path, unit.path)
+                                    or rule.org_unit.path in ancestor_paths(unit))
+    if not visible:
         raise NotFound("记录不存在或不在您的管辖范围内")
     if rule.org_unit_id != unit.id:
         raise PermissionDenied(f"该规则由{rule.org_unit.name}设置，只能由其修改或删除")

@@ -346,6 +346,9 @@ def bulk_approve(session, actor, request_ids, comment=None):
     for rid in request_ids:
         try:
             with session.begin_nested():
+                req = scope.get(session, actor, Request, rid)
+                if in_arbitration(req):  # a final decision is made one by one, with its own reason
+                    raise DomainError("该申请处于仲裁环节，须逐件填写裁决理由，不能批量通过")
                 approve(session, actor, rid, comment)
             done.append(rid)
         except DomainError as exc:

@@ -580,7 +580,15 @@ def _attachment_scope(actor):
     if not prefix:
         from sqlalchemy import false
         return false()
-    return Attachment.org_path.startswith(prefix)
+    # Also the evidence of a request with a step in the actor's subtree: the other side's county
+    # decides on what the starting school uploaded. A school only while its confirmation is open:
+    # afterwards the files follow the record (籍随人走).
+    from app.models.requests import RequestState, RequestStep
+    units = select(OrgUnit.id).where(OrgUnit.path.startswith(prefix))
+    routed = select(RequestStep.request_id).where(RequestStep.org_unit_id.in_(units))
+    if actor_rank(actor) >= RANK_SCHOOL:
+        routed = routed.join(Request, Request.id == RequestStep.request_id).where(Request.state == RequestState.PENDING)
+    return Attachment.org_path.startswith(prefix) | Attachment.request_id.in_(routed)
 
 
 def _guardian_scope(actor):

@@ -72,7 +72,7 @@ def find_schools(session, actor, query, limit=20):
     return session.scalars(
         select(OrgUnit).where(OrgUnit.kind == OrgKind.SCHOOL, OrgUnit.active.is_(True),
                               OrgUnit.path.startswith(province),
-                              or_(OrgUnit.name.contains(text, autoescape=True), OrgUnit.school_code.startswith(text)))
+                              or_(OrgUnit.name.contains(text, autoescape=True), OrgUnit.school_code.startswith(text, autoescape=True)))
         .order_by(OrgUnit.path).limit(limit)).all()
 
 
@@ -175,11 +175,14 @@ def _start(session, actor, type_name, student, frm, to, grade, class_name, reaso
         raise DomainError(f"班级名称不能超过 {CLASS_NAME_MAX} 个字", field="class_name")
     code, note = _reason(reason_code, note)
     initiator = to if type_name == TRANSFER_IN else frm
+    other = frm if initiator is to else to
+    if requests.window_check is not None:  # a pause of either side's authority stops the transfer
+        requests.window_check(session, WINDOW, requests.REQUEST_TYPES[type_name].label, other)
     req = requests.start(session, actor, type_name, school=initiator, student=student,
                          payload=_payload(student, frm, to, grade, class_name, code, note),
                          reason=_reason_text(code, note))
     for a in attachments:
-        a.request_id = req.id
+        a.request_id, a.student_id = req.id, student.id
     session.flush()
     return req
 
@@ -256,14 +259,14 @@ def _province_of(actor):
     return "/" + actor.org_unit.path.strip("/").split("/")[0] + "/"
 
 
-def _other_province(session, actor, code):
+def _other_province(session, actor, code, field="from_province", what="学生原就读学校所在的省份"):
     code = (str(code or "").strip())[:6]
     region = session.get(Region, code) if code else None
     own = _province_of(actor).strip("/")
     if region is None or region.level != 1:
-        raise DomainError("请选择学生原就读学校所在的省份", field="from_province")
+        raise DomainError(f"请选择{what}", field=field)
     if region.code == own:
-        raise DomainError("本省学校之间的转学请办理省内转学", field="from_province")
+        raise DomainError("本省学校之间的转学请办理省内转学", field=field)
     return region
 
 
@@ -314,7 +317,8 @@ def start_province_transfer_in(session, actor, data, guardians, *, from_province
         students._refuse_second_record(session, clean["id_number"])
     elif not number.startswith("L"):
         raise DomainError("没有身份证件号的学生，学籍号应为 L 开头的临时学籍号", field="xueji_no")
-    if session.scalar(select(Student.id).where(Student.xueji_no == number)) is not None:
+    holder = session.scalar(select(Student).where(Student.xueji_no == number))
+    if holder is not None and holder.status != StudentStatus.TRANSFERRED_OUT:  # a returning student is welcome back
         raise DomainError("本省已有该学籍号的学籍，请通过全省学籍查询核实后办理省内转学", field="xueji_no")
     if not clean.get("id_number") and not any(a.kind == students.NO_ID_PROOF for a in attachments):
         raise DomainError("没有身份证件号的学生须上传无身份证号证明", field="attachments")
@@ -341,15 +345,30 @@ def _execute_province_in(session, actor, req):
     if record.get("id_number"):
         students._refuse_second_record(session, record["id_number"])
     _check_target(to, p["grade"])
-    student = Student(**record, school=to, school_id=to.id, status=StudentStatus.IN_SCHOOL, xueji_no=p["xueji_no"],
-                      created_by_id=req.initiator_id, name_initials=students.initials(record["name"]))
-    student.guardians = [Guardian(**g) for g in p["guardians"]]
-    session.add(student)
-    session.flush()
-    student.personal_id = identity.personal_identifier(to.path.split("/")[1], student.id)
-    student.history = [StudentHistory(school_id=to.id, grade=student.grade, class_name=student.class_name,
-                                      status=StudentStatus.IN_SCHOOL.value, request_id=req.id,
-                                      reason=f"跨省转入：自{p['from_province_name']} {p['from_school']}"[:255])]
+    reason = f"跨省转入：自{p['from_province_name']} {p['from_school']}"
+    returning = session.scalar(select(Student).where(Student.xueji_no == p["xueji_no"],
+                                                     Student.status == StudentStatus.TRANSFERRED_OUT))
+    if returning is not None:
+        # Left the province earlier and comes back: the same record (its history, its 学籍号) again.
+        student = returning
+        for k, v in record.items():
+            setattr(student, k, v)
+        student.school, student.school_id, student.status = to, to.id, StudentStatus.IN_SCHOOL
+        student.name_initials = students.initials(student.name)
+        student.guardians = [Guardian(**g) for g in p["guardians"]]
+        students._close_history(student, (reason + "（返回本省）")[:255], req.id)
+        for att in session.scalars(select(Attachment).where(Attachment.student_id == student.id)):
+            att.org_path = to.path
+    else:
+        student = Student(**record, school=to, school_id=to.id, status=StudentStatus.IN_SCHOOL,
+                          xueji_no=p["xueji_no"], created_by_id=req.initiator_id,
+                          name_initials=students.initials(record["name"]))
+        student.guardians = [Guardian(**g) for g in p["guardians"]]
+        session.add(student)
+        session.flush()
+        student.personal_id = identity.personal_identifier(to.path.split("/")[1], student.id)
+        student.history = [StudentHistory(school_id=to.id, grade=student.grade, class_name=student.class_name,
+                                          status=StudentStatus.IN_SCHOOL.value, request_id=req.id, reason=reason[:255])]
     req.student, req.student_id = student, student.id
     for att in session.scalars(select(Attachment).where(Attachment.request_id == req.id)):
         att.student_id = student.id
@@ -364,7 +383,7 @@ def start_province_transfer_out(session, actor, student_id, *, to_province, to_s
     student = students._own_student(session, actor, student_id, "发起跨省转出")
     students._check_version(student, expected_version)
     _movable(student)
-    region = _other_province(session, actor, to_province)
+    region = _other_province(session, actor, to_province, "to_province", "转入学校所在的省份")
     to_school = (to_school or "").strip()
     if not to_school:
         raise DomainError("请填写转入学校名称", field="to_school")

@@ -293,3 +293,93 @@ def test_county_search_filters_offer_only_own_units(server, browser, shots):
             _assert_no_other_county(" ".join(options), f"{url} search filter {column}")
     finally:
         ctx.close()
+
+
+def _inbox_decide(browser, base, shots, username, request_id, shot, comment):
+    """Log in as `username`, find the request in 审批待办 via the menu, open it, approve it."""
+    ctx, page = _login(browser, base, username)
+    try:
+        _open_menu(page, "审批", "/inboxview/list")
+        link = page.locator(f"a[href*='/inboxview/show/{request_id}']").first
+        assert link.count(), f"{username}: request {request_id} not in 审批待办: {page.inner_text('body')[:800]}"
+        link.click()
+        page.wait_for_load_state("domcontentloaded")
+        page.fill("#approve-comment", comment)
+        shots(page, shot)
+        page.locator("form[action*='/inboxview/approve/'] button[type=submit]").click()
+        page.wait_for_load_state("domcontentloaded")
+        body = page.inner_text("body")
+        assert f"申请号 {request_id}" in body and ("通过" in body or "同意" in body), body[:600]
+    finally:
+        ctx.close()
+
+
+def test_cross_county_transfer_walkthrough(server, browser, shots):
+    """One transfer from 东湖第一小学 (东湖区) to 西湖第一小学 (西湖区), through the screens only: the
+    receiving school asks, the sending school confirms, both counties approve; then the record is
+    at the new school with its history and the old school keeps only the 转出记录."""
+    base = server
+    # The sending school picks a student (its list shows the full 学籍号 to its own officer).
+    ctx, page = _login(browser, base, "school_3601020001")
+    try:
+        page.goto(f"{base}/studentview/list/")
+        table = page.locator("table:has(a[href*='/studentview/show/'])").first
+        headers = [h.strip() for h in table.locator("thead th").all_inner_texts()]
+        rows = []
+        for tr in table.locator("tbody tr:has(a[href*='/studentview/show/'])").all():
+            row = dict(zip(headers, [c.strip() for c in tr.locator("td").all_inner_texts()]))
+            row["_pk"] = tr.locator("a[href*='/studentview/show/']").first.get_attribute("href").rstrip("/").split("/")[-1]
+            rows.append(row)
+        rows = [r for r in rows if r.get("状态") == "在校"]
+        assert rows, page.inner_text("body")[:800]
+        student = rows[-1]
+        name, number, pk = student["姓名"], student["学籍号"], student["_pk"]
+        assert number.startswith("G") and "*" not in number, student
+    finally:
+        ctx.close()
+
+    # 1. The receiving school asks for the student (学籍管理 → 转入申请).
+    ctx, page = _login(browser, base, "school_3601030001")
+    try:
+        _open_menu(page, "学籍管理", "/transferinview/start")
+        page.fill("#name", name)
+        page.fill("#number", number)
+        page.select_option("#reason_code", "03")
+        shots(page, "10-transfer-in-form")
+        page.locator("button[type=submit], input[type=submit]").filter(has_text="提交转入申请").first.click()
+        page.wait_for_load_state("domcontentloaded")
+        body = page.inner_text("body")
+        shots(page, "11-transfer-in-submitted")
+        m = re.search(r"申请号\s*(\d+)", body)
+        assert m and "等待东湖第一小学确认" in body, body[:800]
+        request_id = int(m.group(1))
+    finally:
+        ctx.close()
+
+    # 2.–4. The sending school confirms; the sending county, then the receiving county approve.
+    _inbox_decide(browser, base, shots, "school_3601020001", request_id, "12-sending-school-confirms", "同意转出")
+    _inbox_decide(browser, base, shots, "county_360102", request_id, "13-sending-county-approves", "情况属实")
+    _inbox_decide(browser, base, shots, "county_360103", request_id, "14-receiving-county-approves", "同意接收")
+
+    # 5. The record is at the new school, with its history from before.
+    ctx, page = _login(browser, base, "school_3601030001")
+    try:
+        resp = page.goto(f"{base}/studentview/history/{pk}")
+        body = page.inner_text("body")
+        shots(page, "15-new-school-history")
+        assert resp.status == 200 and name in body and "东湖第一小学" in body and "西湖第一小学" in body, body[:800]
+        assert "转学（转入申请）" in body
+    finally:
+        ctx.close()
+
+    # 6. The old school no longer sees the record, only the trace.
+    ctx, page = _login(browser, base, "school_3601020001")
+    try:
+        resp = page.goto(f"{base}/studentview/show/{pk}")
+        assert resp.status == 404 and name not in page.inner_text("body")
+        _open_menu(page, "学籍管理", "/departureview/list")
+        body = page.inner_text("body")
+        shots(page, "16-old-school-departures")
+        assert name in body and "西湖区 西湖第一小学" in body, body[:800]
+    finally:
+        ctx.close()

@@ -175,10 +175,10 @@ def test_only_administrators_define_rules_and_only_for_their_own_unit(app):
         province = calendars.add_window(db.session, acc("sheng_admin"), {**body, "title": "全省暂停"})
         db.session.commit()
         assert mine.org_unit.name == "东湖区教育体育局" and mine.created_by_id == acc("county_360102").id
-        # a superior's rule binds the county but is not the county's to change
-        with pytest.raises(NotFound):
+        # a superior's rule binds the county (it sees it) but is not the county's to change
+        with pytest.raises(PermissionDenied, match="该规则由江西省教育厅设置"):
             calendars.update_window(db.session, acc("county_360102"), province.id, {**body, "title": "改"})
-        with pytest.raises(NotFound):
+        with pytest.raises(PermissionDenied, match="只能由其修改或删除"):
             calendars.delete_window(db.session, acc("county_360102"), province.id)
         with pytest.raises(NotFound):  # nor a sibling's
             calendars.delete_window(db.session, acc("county_360103"), mine.id)

@@ -960,3 +960,71 @@ def test_cross_province_transfer_out_leaves_a_trace_and_status_transferred_out(a
                 reason_code="01")
         assert students.holder_of(db.session, s.id_number) is None
         refused("只有在校生可以转学", go, school, s.id, to_province="440000", to_school="x", reason_code="01")
+
+
+# ---------------------------------------------------------------- review fixes
+
+def test_bulk_approve_never_decides_an_arbitration(app):
+    with app.app_context():
+        s = student_at()
+        req = transfer_in(s, f"school_{WEST1}")
+        refuse(req, f"school_{EAST1}", "学生仍在本校")
+        assert requests.in_arbitration(req)
+        done, failed = requests.bulk_approve(db.session, acc("city_360100"), [req.id], comment="批量")
+        db.session.commit()
+        assert done == [] and "仲裁环节" in failed[req.id]
+        assert req.state == RequestState.PENDING and requests.in_arbitration(req)
+
+
+def test_a_pause_of_the_sending_side_stops_a_transfer_in_from_another_county(app):
+    with app.app_context():
+        s = student_at()
+        today = D.today()
+        calendars.add_window(db.session, acc("county_360102"), {"process": "transfer", "mode": "closed",
+                                                                "starts_on": today, "ends_on": today, "title": "暂停转学"})
+        db.session.commit()
+        refused("东湖区教育体育局已暂停“转学（转入申请）”", transfers.start_transfer_in, school_acc(WEST1), name=s.name,
+                number=s.xueji_no, reason_code="03")
+
+
+def test_school_search_takes_wildcards_literally(app):
+    with app.app_context():
+        actor = school_acc(WEST1)
+        assert [u.school_code for u in transfers.find_schools(db.session, actor, "360102")] == [EAST1, EAST2]
+        assert transfers.find_schools(db.session, actor, "3601%") == []
+        assert transfers.find_schools(db.session, actor, "36010_0001") == []
+
+
+def test_the_other_side_sees_the_evidence_it_decides_on(app):
+    with app.app_context():
+        s = student_at()
+        proof = file_for(school_acc(WEST1))
+        req = transfer_in(s, f"school_{WEST1}", attachments=[proof])
+        for who in (f"school_{EAST1}", "county_360102", "county_360103"):
+            assert scope.get(db.session, acc(who), Attachment, proof.id) is proof
+        with pytest.raises(NotFound):  # not a party: 濂溪区 has nothing to do with it
+            scope.get(db.session, acc("county_360402"), Attachment, proof.id)
+        assert proof.student_id == s.id and req.attachments == [proof]
+
+
+def test_a_student_who_left_the_province_comes_back_to_the_same_record(app):
+    with app.app_context():
+        s = student_at()
+        out = transfers.start_province_transfer_out(db.session, school_acc(EAST1), s.id, to_province="440000",
+                                                    to_school="广州市天河区第一小学", reason_code="01")
+        db.session.commit()
+        decide(out, "county_360102")
+        decide(out, "sheng_admin", "广东省已接收")
+        assert s.status == StudentStatus.TRANSFERRED_OUT
+        record = {**data(1), "name": s.name, "grade": "12", "class_name": "3班"}
+        back, _warnings = transfers.start_province_transfer_in(
+            db.session, school_acc(WEST1), record, GUARDIANS, from_province="440000", from_school="广州市天河区第一小学",
+            xueji_no=s.xueji_no, reason_code="01")
+        db.session.commit()
+        decide(back, "county_360103")
+        decide(back, "sheng_admin", "广东省已转出")
+        db.session.expire_all()
+        assert back.student_id == s.id and s.status == StudentStatus.IN_SCHOOL
+        assert s.school.school_code == WEST1 and (s.grade, s.class_name) == ("12", "3班")
+        assert db.session.scalar(select(func.count()).select_from(Student).where(Student.xueji_no == s.xueji_no)) == 1
+        assert [h.school.school_code for h in s.history][:1] == [EAST1] and "返回本省" in s.history[-1].reason
