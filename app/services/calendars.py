@@ -15,6 +15,7 @@ from app.models.org import OrgKind, OrgUnit
 from app.models.process import BusinessWindow, WindowMode
 from app.services import requests, scope
 from app.services.context import with_actor
+from app.services.dates import parse_date
 from app.services.errors import DomainError, NotFound, PermissionDenied
 from app.services.roles import RANK_COUNTY, actor_rank
 
@@ -141,7 +142,8 @@ def _clean(data):
         process = ALL_PROCESSES
     elif process not in PROCESSES:
         raise DomainError("请选择业务", field="process")
-    starts, ends = _date(data.get("starts_on"), "开始日期", "starts_on"), _date(data.get("ends_on"), "结束日期", "ends_on")
+    starts = parse_date(data.get("starts_on"), "开始日期格式应为 年-月-日（如 2026-07-21）", "starts_on")
+    ends = parse_date(data.get("ends_on"), "结束日期格式应为 年-月-日（如 2026-07-21）", "ends_on")
     if ends < starts:
         raise DomainError("结束日期不能早于开始日期", field="ends_on")
     if (ends - starts).days > 366:
@@ -150,20 +152,6 @@ def _clean(data):
     if not title:
         raise DomainError("请填写名称或依据（如 暂停转学发起业务）", field="title")
     return {"process": process, "mode": mode, "starts_on": starts, "ends_on": ends, "title": title[:128]}
-
-
-def _date(value, label, field):
-    if isinstance(value, datetime.datetime):
-        return value.date()
-    if isinstance(value, datetime.date):
-        return value
-    text = str(value or "").strip()
-    for fmt in ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d"):
-        try:
-            return datetime.datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    raise DomainError(f"{label}格式应为 年-月-日（如 2026-07-21）", field=field)
 
 
 @with_actor

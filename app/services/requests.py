@@ -158,6 +158,12 @@ def _load_for_decision(session, actor, request_id, expected_version=None):
     return req, step
 
 
+def _deciding(actor, req, spec, what, comment):
+    """The context a decision is written in: its audit rows say why (the comment) next to who,
+    whatever flushes on the way (a lazy load, a query)."""
+    return acting_as(actor, reason=f"{spec.label}（申请号 {req.id}）{what}" + (f"：{comment}" if comment else ""))
+
+
 def _claim(session, req, seen_version):
     """Exactly-once: only the transaction whose guarded UPDATE matched may go on."""
     result = session.execute(
@@ -175,26 +181,29 @@ def _claim(session, req, seen_version):
 def approve(session, actor, request_id, comment=None, expected_version=None):
     req, step = _load_for_decision(session, actor, request_id, expected_version)
     comment = (comment or "").strip() or None
-    if step.role == StepRole.ARBITRATE and not comment:
+    arbitration = step.role == StepRole.ARBITRATE
+    if arbitration and not comment:
         raise DomainError("仲裁须填写裁决理由", field="comment")
-    _claim(session, req, expected_version if expected_version is not None else req.version)
-    now = datetime.datetime.now()
-    step.decision, step.actor_id, step.comment, step.decided_at = StepDecision.APPROVED, actor.id, comment, now
-    nxt = next((s for s in req.steps if s.seq == req.current_step + 1), None)
     spec = _spec(req.type)
-    if step.role == StepRole.ARBITRATE:  # final: the steps after it have nothing left to decide
-        for s in req.steps:
-            if s.decision == StepDecision.WAITING:
-                s.decision = StepDecision.SKIPPED
-        nxt = None
-    if nxt is not None:
-        nxt.decision, nxt.arrived_at = StepDecision.PENDING, now
-        req.current_step = nxt.seq
-    else:
-        req.state, req.decided_at, req.outcome = RequestState.APPROVED, now, comment
-        if spec.on_approve:
-            with acting_as(actor, reason=f"{spec.label}（申请号 {req.id}）审批通过"):
-                spec.on_approve(session, actor, req)
+    _claim(session, req, expected_version if expected_version is not None else req.version)
+    with _deciding(actor, req, spec, "仲裁：支持申请" if arbitration else "同意", comment):
+        now = datetime.datetime.now()
+        step.decision, step.actor_id, step.comment, step.decided_at = StepDecision.APPROVED, actor.id, comment, now
+        nxt = next((s for s in req.steps if s.seq == req.current_step + 1), None)
+        if arbitration:  # final: the steps after it have nothing left to decide
+            for s in req.steps:
+                if s.decision == StepDecision.WAITING:
+                    s.decision = StepDecision.SKIPPED
+            nxt = None
+        if nxt is not None:
+            nxt.decision, nxt.arrived_at = StepDecision.PENDING, now
+            req.current_step = nxt.seq
+        else:
+            req.state, req.decided_at, req.outcome = RequestState.APPROVED, now, comment
+        session.flush()
+    if nxt is None and spec.on_approve:
+        with acting_as(actor, reason=f"{spec.label}（申请号 {req.id}）审批通过"):
+            spec.on_approve(session, actor, req)
     session.flush()
     return req
 
@@ -207,19 +216,23 @@ def reject(session, actor, request_id, comment, expected_version=None):
     req, step = _load_for_decision(session, actor, request_id, expected_version)
     spec = _spec(req.type)
     counterpart = _agreeing_counterpart(req, step) if spec.two_sided else None
+    arbitration = step.role == StepRole.ARBITRATE
+    what = "不同意，提交仲裁" if counterpart is not None else ("仲裁：不予支持" if arbitration else "驳回")
     _claim(session, req, expected_version if expected_version is not None else req.version)
-    now = datetime.datetime.now()
-    step.decision, step.actor_id, step.comment, step.decided_at = StepDecision.REJECTED, actor.id, comment, now
-    if counterpart is not None:
-        _to_arbitration(session, req, step, counterpart, now)
+    with _deciding(actor, req, spec, what, comment):
+        now = datetime.datetime.now()
+        step.decision, step.actor_id, step.comment, step.decided_at = StepDecision.REJECTED, actor.id, comment, now
+        if counterpart is not None:
+            _to_arbitration(session, req, step, counterpart, now)
+            session.flush()
+            return req
+        # A "no" in arbitration is as final as a "yes": the steps after it are moot, not cancelled.
+        moot = StepDecision.SKIPPED if arbitration else StepDecision.CANCELLED
+        for s in req.steps:
+            if s.decision == StepDecision.WAITING:
+                s.decision = moot
+        req.state, req.decided_at, req.outcome = RequestState.REJECTED, now, comment
         session.flush()
-        return req
-    # A "no" in arbitration is as final as a "yes": the steps after it are moot, not cancelled.
-    moot = StepDecision.SKIPPED if step.role == StepRole.ARBITRATE else StepDecision.CANCELLED
-    for s in req.steps:
-        if s.decision == StepDecision.WAITING:
-            s.decision = moot
-    req.state, req.decided_at, req.outcome = RequestState.REJECTED, now, comment
     if spec.on_reject:
         with acting_as(actor, reason=f"{spec.label}（申请号 {req.id}）被驳回：{comment}"):
             spec.on_reject(session, actor, req)

@@ -11,6 +11,7 @@ from app.models.org import OrgKind
 from app.models.student import StudentStatus
 from app.services import grades, process_settings, requests, students
 from app.services.context import with_actor
+from app.services.dates import parse_date
 from app.services.errors import DomainError
 from app.services.requests import Stop
 
@@ -34,17 +35,7 @@ def status_route(session, req):
 
 
 def _date(value, label, field):
-    if isinstance(value, datetime.datetime):
-        return value.date()
-    if isinstance(value, datetime.date):
-        return value
-    text = str(value or "").strip()
-    for fmt in ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d"):
-        try:
-            return datetime.datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    raise DomainError(f"请填写{label}（年-月-日，如 2026-09-01）", field=field)
+    return parse_date(value, f"请填写{label}（年-月-日，如 2026-09-01）", field)
 
 
 def _code(table, value, message, field="reason_code"):

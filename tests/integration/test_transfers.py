@@ -448,6 +448,9 @@ def test_county_disagreement_goes_to_the_city_and_later_steps_are_skipped(app):
         assert req.state == RequestState.APPROVED and s.school.school_code == WEST1
         arbitration = audit_rows(action="update", field="decision", new_value="approved", actor_name="city_360100")
         assert len(arbitration) == 1
+        assert arbitration[0].reason.endswith("仲裁：支持申请：该生随父母迁居西湖区，应予转入")
+        (refusal,) = audit_rows(action="update", field="decision", new_value="rejected", actor_name="county_360103")
+        assert refusal.reason.endswith("不同意，提交仲裁：该校学位不足")
         assert audit_rows(action="update", field="comment", new_value="该生随父母迁居西湖区，应予转入", actor_name="city_360100")
 
 
