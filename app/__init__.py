@@ -24,6 +24,7 @@ def create_app(config=None):
     from app import models  # noqa: F401  register every table on the shared metadata
     from app.services import students  # noqa: F401  request types and scoping rules of the registry
     from app.services import calendars, status_changes, transfers  # noqa: F401  学籍异动 types, calendars
+    from app.services import problems  # noqa: F401  问题学籍 request types, scoping, the end hook
 
     db.init_app(app)
     _tune_sqlite(app, db)

@@ -96,6 +96,32 @@ def register(app):
         if summary["rejected"] and not valid_only:
             raise SystemExit(1)
 
+    @app.cli.command("detect-problems")
+    @click.option("--as", "username", default="sheng_admin", show_default=True, help="以该省级账号的名义检测（审计留痕）")
+    @with_appcontext
+    def detect_problems_cmd(username):
+        """问题学籍检测（全省，可由 cron 定时执行；重复执行不会产生重复记录）。"""
+        import time
+        from sqlalchemy import select
+        from app.models import Account
+        from app.services import problems
+        from app.services.context import acting_as
+        from app.services.errors import DomainError
+        actor = db.session.scalar(select(Account).where(Account.username == username))
+        if actor is None or not actor.active:
+            raise click.ClickException(f"账号 {username} 不存在或已停用")
+        started = time.monotonic()
+        try:
+            problems.check_may_run_detection(actor)
+            with acting_as(actor, reason="命令行：问题学籍检测"):
+                counts = problems.detect(db.session, actor)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            raise click.ClickException(exc.message)
+        click.echo(f"问题学籍检测完成（{time.monotonic() - started:.1f} 秒）：发现 {counts['found']} 条问题记录，"
+                   f"新增 {counts['new']} 个问题，已解决 {counts['resolved']} 个，未解决共 {counts['open']} 个")
+
     @app.cli.command("load-regions")
     @with_appcontext
     def regions_cmd():

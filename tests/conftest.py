@@ -57,7 +57,7 @@ def app(tmp_instance):
     return app
 
 
-MUTABLE_TABLES = ["job", "audit_log", "departure_trace", "business_window", "process_setting", "attachment", "student_history", "request_step", "request", "guardian",
+MUTABLE_TABLES = ["job", "audit_log", "problem_side", "problem_record", "departure_trace", "business_window", "process_setting", "attachment", "student_history", "request_step", "request", "guardian",
                   "student", "ab_user_role", "ab_user", "org_unit"]
 
 

@@ -135,4 +135,4 @@ def wait_for(session, job_id, timeout=60.0, poll=0.1):
 
 
 # Register the job kinds.
-from app.jobs import exports, imports  # noqa: E402,F401
+from app.jobs import exports, imports, problems  # noqa: E402,F401

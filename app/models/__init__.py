@@ -6,3 +6,4 @@ from app.models.job import Job, JobState  # noqa: F401
 from app.models.student import Attachment, Guardian, Student, StudentHistory, StudentStatus  # noqa: F401
 from app.models.requests import Party, Request, RequestState, RequestStep, StepDecision, StepRole  # noqa: F401
 from app.models.process import BusinessWindow, DepartureTrace, ProcessSetting, WindowMode  # noqa: F401
+from app.models.problems import ProblemKind, ProblemRecord, ProblemSide, ProblemState, Treatment  # noqa: F401

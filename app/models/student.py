@@ -21,9 +21,12 @@ class StudentStatus(LabelledEnum):
     DELETED = ("deleted", _l("已删除"))
 
 
-# A person has one record in the province (一人一籍) unless it was deleted or moved away.
+# A person has one record in the province (一人一籍) unless it was deleted or moved away. Records
+# loaded from the previous system (origin 'legacy') may break it: finding and settling those is
+# 问题学籍 (services/problems.py); everything entered here is unique, also against them.
 INACTIVE_STATUSES = ("deleted", "transferred_out")
-ACTIVE_WHERE = text("id_number IS NOT NULL AND status NOT IN ('deleted', 'transferred_out')")
+ACTIVE_WHERE = text("id_number IS NOT NULL AND status NOT IN ('deleted', 'transferred_out') AND origin = 'registry'")
+ORIGIN_REGISTRY, ORIGIN_LEGACY = "registry", "legacy"
 KEY_FIELDS = ("name", "gender", "birth_date", "id_type", "id_number", "ethnicity")
 
 
@@ -85,6 +88,8 @@ class Student(db.Model):
                                                           onupdate=datetime.datetime.now)
     created_by_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("ab_user.id"))
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    origin: Mapped[str] = mapped_column(String(10), nullable=False, default=ORIGIN_REGISTRY,
+                                        server_default=ORIGIN_REGISTRY)
 
     school = relationship("OrgUnit")
     guardians = relationship("Guardian", back_populates="student", cascade="all, delete-orphan",

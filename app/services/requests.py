@@ -47,6 +47,9 @@ class Stop:
 
 
 REQUEST_TYPES: dict[str, RequestType] = {}
+# Called as hook(session, actor, request) after any request ends (approved, rejected, cancelled):
+# processes that follow a student's record whatever request changed it (问题学籍) plug in here.
+END_HOOKS: list = []
 # Business calendars (学籍异动) plug in here: window_check(session, key, label, school) raises when closed.
 window_check = None
 
@@ -204,8 +207,16 @@ def approve(session, actor, request_id, comment=None, expected_version=None):
     if nxt is None and spec.on_approve:
         with acting_as(actor, reason=f"{spec.label}（申请号 {req.id}）审批通过"):
             spec.on_approve(session, actor, req)
+    if nxt is None:
+        _ended(session, actor, req)
     session.flush()
     return req
+
+
+def _ended(session, actor, req):
+    session.flush()
+    for hook in END_HOOKS:
+        hook(session, actor, req)
 
 
 @with_actor
@@ -236,6 +247,7 @@ def reject(session, actor, request_id, comment, expected_version=None):
     if spec.on_reject:
         with acting_as(actor, reason=f"{spec.label}（申请号 {req.id}）被驳回：{comment}"):
             spec.on_reject(session, actor, req)
+    _ended(session, actor, req)
     session.flush()
     return req
 
@@ -311,6 +323,7 @@ def cancel(session, actor, request_id, reason=None, expected_version=None):
     if spec.on_cancel:
         with acting_as(actor, reason=f"{spec.label}（申请号 {req.id}）已撤销：{req.outcome}"):
             spec.on_cancel(session, actor, req)
+    _ended(session, actor, req)
     session.flush()
     return req
 
