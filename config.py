@@ -29,13 +29,15 @@ def _secret_key(instance_dir):
 
 
 MENUS_ALL = ("^(Org|Admin|OrgUnits|Regions|Accounts|AuditLog|MyJobs|Registry|Approvals|Students|Lookup"
-             "|MyRequests|Inbox|OpenRequests|Departures|Settings|Calendars|ProcessSettings)$")
+             "|MyRequests|Inbox|OpenRequests|Departures|Settings|Calendars|ProcessSettings|Problems|NearDuplicates)$")
 MENUS_OFFICERS = MENUS_ALL.replace("|MyRequests", "")  # 我的申请 is the initiating school's screen
 MENUS_UPPER = MENUS_OFFICERS.replace("|Lookup", "")  # province/city search the registry itself instead
 # 学籍异动 configuration (业务日历, 业务设置): defined by province, city and county administrators.
 SETTINGS_VIEWS = "^(CalendarView|CalendarApi|ProcessSettingView|ProcessSettingApi)$"
 # Read-only traces of students who transferred away, and the transfer API's lookups.
 MOVEMENT_READ = "^(DepartureView|TransferApi)$"
+# 问题学籍: every level handles or oversees them; 疑似重复 (near duplicates) is for the authorities.
+PROBLEM_VIEWS = "^(ProblemView|ProblemApi|NearDuplicateView)$"
 ADMIN_VIEWS = "^(OrgUnitView|OrgUnitApi|AccountView|AuditLogView|AuditLogApi|JobView|RegionView|RegionApi|HomeView)$"
 READ_VIEWS = "^(StudentView|StudentApi)$"
 READ_PERMS = "^can_(list|show|get|info|export_workbook|search|history)$"  # history: a student's 异动 history
@@ -116,6 +118,7 @@ class Config:
             ["^(InboxView|OpenRequestsView|RequestApi|AttachmentView)$", ".*"],
             [SETTINGS_VIEWS, ".*"],
             [MOVEMENT_READ, READ_PERMS],
+            [PROBLEM_VIEWS, ".*"],
             [MENUS_UPPER, "menu_access"],
         ],
         "市级管理员": [
@@ -124,6 +127,7 @@ class Config:
             ["^(InboxView|OpenRequestsView|RequestApi|AttachmentView)$", ".*"],
             [SETTINGS_VIEWS, ".*"],
             [MOVEMENT_READ, READ_PERMS],
+            [PROBLEM_VIEWS, ".*"],
             [MENUS_UPPER, "menu_access"],
         ],
         "县级管理员": [
@@ -133,6 +137,7 @@ class Config:
             ["^StudentApi$", "^can_lookup$"],
             [SETTINGS_VIEWS, ".*"],
             [MOVEMENT_READ, READ_PERMS],
+            [PROBLEM_VIEWS, ".*"],
             [MENUS_OFFICERS, "menu_access"],
         ],
         "学校学籍管理员": [
@@ -140,17 +145,18 @@ class Config:
             ["^(AccountView|JobView|RegionView|RegionApi|HomeView)$", ".*"],
             ["^(StudentView|StudentApi|LookupView|MyRequestsView|RequestApi|AttachmentView|ImportView|ImportApi)$", ".*"],
             # 学籍异动: 转入 / 跨省转入 forms, the trace of students who left, school confirmations in 审批待办
-            ["^(TransferInView|ProvinceTransferInView|DepartureView|TransferApi|InboxView)$", ".*"],
+            ["^(TransferInView|ProvinceTransferInView|DepartureView|TransferApi|InboxView|ProblemView|ProblemApi)$", ".*"],
             ["^(CalendarView|CalendarApi|ProcessSettingView|ProcessSettingApi)$", READ_PERMS],
             ["^(Org|Admin|OrgUnits|Regions|Accounts|MyJobs|Registry|Students|Lookup|MyRequests|Imports"
-             "|TransferIn|ProvinceTransferIn|Departures|Approvals|Inbox|Settings|Calendars)$", "menu_access"],
+             "|TransferIn|ProvinceTransferIn|Departures|Approvals|Inbox|Settings|Calendars|Problems)$", "menu_access"],
         ],
         "只读查询员": [
             ["^(OrgUnitView|OrgUnitApi|AuditLogView|AuditLogApi|RegionView|RegionApi)$", READ_PERMS],
             [READ_VIEWS, READ_PERMS],
             [MOVEMENT_READ, READ_PERMS],
+            ["^(ProblemView|ProblemApi)$", READ_PERMS],
             ["^(JobView|HomeView)$", ".*"],
-            ["^(Org|Admin|OrgUnits|Regions|AuditLog|MyJobs|Registry|Students)$", "menu_access"],
+            ["^(Org|Admin|OrgUnits|Regions|AuditLog|MyJobs|Registry|Students|Problems)$", "menu_access"],
         ],
     }
 

@@ -100,13 +100,17 @@ def _register_views(appbuilder):
     appbuilder.add_api(RegionApi)
     appbuilder.add_api(AuditLogApi)
 
-    from app.api import movements as movement_api, registry as registry_api
+    from app.api import movements as movement_api, problems as problem_api, registry as registry_api
     from app.views import imports as import_views, requests as request_views, students as student_views
-    from app.views import movements as movement_views, process_settings as settings_views
+    from app.views import movements as movement_views, near_duplicates as near_duplicate_views
+    from app.views import problems as problem_views, process_settings as settings_views
     student_views.register(appbuilder)
     movement_views.register(appbuilder)
     import_views.register(appbuilder)
     request_views.register(appbuilder)
     settings_views.register(appbuilder)
+    problem_views.register(appbuilder)
+    near_duplicate_views.register(appbuilder)
     registry_api.register(appbuilder)
     movement_api.register(appbuilder)
+    problem_api.register(appbuilder)
