@@ -282,11 +282,18 @@ def test_county_search_filters_offer_only_own_units(server, browser, shots):
     try:
         for url, column in (("/orgunitview/list/", "parent"), ("/accountview/list/", "org_unit")):
             page.goto(server + url)
+            page.wait_for_load_state("load")  # the filter widgets are wired up by the page's scripts
             page.locator("a.accordion-toggle", has_text="搜索").first.click()   # the collapsed 搜索 panel
-            page.locator("#filter_form .dropdown-toggle").first.click()          # 添加过滤条件
-            page.locator(f"#filter_form a.filter[name={column}]").click()
             select = page.locator(f"#filter_form select[name$='_{column}']").last
-            select.wait_for(state="attached")
+            for attempt in range(3):  # on a loaded CI box a click can land before the scripts are ready
+                page.locator("#filter_form .dropdown-toggle").first.click()      # 添加过滤条件
+                page.locator(f"#filter_form a.filter[name={column}]").click()
+                try:
+                    select.wait_for(state="attached", timeout=10_000)
+                    break
+                except Exception:
+                    if attempt == 2:
+                        raise
             options = [o.strip() for o in select.locator("option").all_inner_texts()]
             shots(page, f"06-county-filter-{column}")
             assert options, f"no options in the {column} filter"
