@@ -60,6 +60,8 @@ class ProblemRecord(db.Model):
     resolution: Mapped[str | None] = mapped_column(Text)
     arbiter_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("org_unit.id"))  # lowest common superior
     arbitration_comment: Mapped[str | None] = mapped_column(Text)
+    # An invalid-looking ID number proved right (佐证): detection leaves it alone while it is unchanged.
+    accepted_value: Mapped[str | None] = mapped_column(String(32))
     arbitrated_by_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("ab_user.id"))
     arbitrated_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)

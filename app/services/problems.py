@@ -116,6 +116,7 @@ def detect(session, actor=None, today=None, progress=None):
     """Bring the problem records in line with the registry. Returns counts
     {"found": n, "new": n, "joined": n, "resolved": n, "open": n}."""
     findings = current_findings(session, today)
+    _drop_accepted(session, findings[ProblemKind.INVALID_ID])
     now = datetime.datetime.now()
     open_problems = {(p.kind, p.key): p for p in session.scalars(
         select(ProblemRecord).where(ProblemRecord.state != ProblemState.RESOLVED))}
@@ -148,6 +149,21 @@ def detect(session, actor=None, today=None, progress=None):
     open_count = session.scalar(select(func.count()).select_from(ProblemRecord)
                                 .where(ProblemRecord.state != ProblemState.RESOLVED))
     return {"found": found, "new": len(new_rows), "joined": joined, "resolved": len(gone), "open": open_count}
+
+
+def _drop_accepted(session, invalid):
+    """An ID number proved right by 佐证 is not a finding again (until it changes)."""
+    accepted = dict(session.execute(select(ProblemRecord.key, ProblemRecord.accepted_value).where(
+        ProblemRecord.kind == ProblemKind.INVALID_ID, ProblemRecord.state == ProblemState.RESOLVED,
+        ProblemRecord.accepted_value.is_not(None))).all())
+    keys = [k for k in invalid if k in accepted]
+    if not keys:
+        return
+    numbers = dict(session.execute(select(Student.id, Student.id_number)
+                                   .where(Student.id.in_([int(k) for k in keys]))).all())
+    for key in keys:
+        if numbers.get(int(key)) == accepted[key]:
+            del invalid[key]
 
 
 def _school_paths(session, student_ids):
@@ -226,6 +242,7 @@ def reevaluate(session, problem):
             _resolve(problem, "记录已删除或转出")
         elif side.treatment == Treatment.PROVED:
             _resolve(problem, "佐证通过：身份证号经核实无误")
+            problem.accepted_value = side.student.id_number
         elif _id_valid(side.student):
             _resolve(problem, "身份证号已更正")
         else:
@@ -237,8 +254,8 @@ def reevaluate(session, problem):
         _resolve(problem, f"仅余一条记录（{left}），问题已解决" if involved else "相关记录均已删除或更正")
         return problem
     if problem.state == ProblemState.ARBITRATED:
-        if not any(s.treatment == Treatment.LOST for s in involved):
-            _resolve(problem, "仲裁后未通过方已处理")
+        # Settled only when the losing records are deleted or changed (len(involved) above), not
+        # when their school merely started to (a rejected deletion leaves them duplicates).
         return problem
     proved = [s for s in involved if s.treatment == Treatment.PROVED]
     if len(proved) == len(involved):
@@ -292,6 +309,10 @@ def _own_side(session, actor, side_id, doing):
         raise DomainError("该问题学籍已解决，无需处理")
     if side.treatment in OPEN_TREATMENTS:
         raise DomainError(f"本校对该记录的处理（{side.treatment.label}）尚未办结，请等待审批结果")
+    if side.treatment == Treatment.WON:  # its outcome could not be restored if a request of it failed
+        raise DomainError("本校的记录仲裁已通过，无需处理；由未通过方删除或变更")
+    if side.problem.state == ProblemState.ARBITRATION and doing == "佐证":
+        raise DomainError("各方均已佐证，正等待共同上级仲裁")
     return side
 
 
@@ -390,6 +411,10 @@ def arbitrate(session, actor, problem_id, winner_side_id, comment, expected_vers
     comment = (comment or "").strip()
     if not comment:
         raise DomainError("仲裁须填写理由", field="comment")
+    pending = [s for s in problem.sides if s.treatment in OPEN_TREATMENTS]
+    if pending:
+        raise DomainError(f"{pending[0].student.school.name}对其记录的处理（{pending[0].treatment.label}）尚未办结，"
+                          f"请待其办结后再仲裁")
     winner = next((s for s in problem.sides if s.id == int(winner_side_id or 0) and _still_involved(problem, s)), None)
     if winner is None:
         raise DomainError("请选择仲裁通过的记录", field="winner")
@@ -434,9 +459,19 @@ def _after_request(session, actor, req):
                 side.treatment = Treatment.PROVED
             else:  # a change went through (the problem is re-checked below) or the request failed
                 side.treatment = Treatment.LOST if side.problem.state == ProblemState.ARBITRATED \
-                    and side.treatment != Treatment.WON else Treatment.NONE
+                    and side.treatment != Treatment.WON else _proved_before(session, side, req)
         reevaluate(session, side.problem)
     session.flush()
+
+
+def _proved_before(session, side, ended):
+    """What a side falls back to when its request ends without settling it: a proof approved
+    earlier stands (PROVED), else 未处理."""
+    proofs = session.scalars(select(Request).where(
+        Request.student_id == side.student_id, Request.type == PROBLEM_PROVE,
+        Request.state == RequestState.APPROVED, Request.id != ended.id)).all()
+    proved = any((r.payload or {}).get("side_id") == side.id for r in proofs)
+    return Treatment.PROVED if proved else Treatment.NONE
 
 
 requests.register(requests.RequestType(PROBLEM_DELETE, "问题学籍删除", on_approve=_approve_delete, describe=_describe))

@@ -32,6 +32,7 @@ def upgrade():
     sa.Column('resolution', sa.Text(), nullable=True),
     sa.Column('arbiter_id', sa.Integer(), nullable=True),
     sa.Column('arbitration_comment', sa.Text(), nullable=True),
+    sa.Column('accepted_value', sa.String(length=32), nullable=True),
     sa.Column('arbitrated_by_id', sa.Integer(), nullable=True),
     sa.Column('arbitrated_at', sa.DateTime(), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
