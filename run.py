@@ -29,6 +29,9 @@ def prepare(app):
             from app.services import demo_movements
             if demo_movements.seed(db.session):
                 print("演示学籍异动已建立（转学确认、跨县审批、仲裁、休学各一件）", flush=True)
+            found = demo_movements.seed_problems(db.session)
+            if found:
+                print(f"演示问题学籍 {found} 个（原系统迁入的重复、错误身份证号）已检测出", flush=True)
             print_accounts(demo.sample_accounts(db.session))
         elif not empty and app.config["LOAD_DEMO"]:
             from app.services import demo

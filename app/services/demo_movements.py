@@ -79,3 +79,47 @@ def seed(session, province_code="360000", today=None):
     except DomainError:  # e.g. a stricter calendar: the demo goes on without them
         session.rollback()
     return started
+
+
+def seed_problems(session, province_code="360000"):
+    """A few records 'from the previous system' (origin legacy) that break the rules, then one
+    detection run: the 问题学籍 screens of every level have something to show. Returns the number
+    of problems found."""
+    from sqlalchemy import update
+
+    from app.models.student import ORIGIN_LEGACY
+    from app.services import problems
+    sheng = _account(session, "sheng_admin")
+    city = session.scalars(select(OrgUnit).where(OrgUnit.path.like(f"/{province_code}/%"),
+                                                 OrgUnit.kind == OrgKind.CITY).order_by(OrgUnit.path)).first()
+    if sheng is None or city is None:
+        return 0
+    schools = session.scalars(select(OrgUnit).where(OrgUnit.path.startswith(city.path), OrgUnit.kind == OrgKind.SCHOOL)
+                              .order_by(OrgUnit.path)).all()
+    counties = {}
+    for s in schools:  # the first school of the first two counties
+        counties.setdefault(s.parent_id, s)
+    first_schools = list(counties.values())[:2]
+    if len(first_schools) < 2:
+        return 0
+    a_students, b_students = (_students(session, s, 12)[6:] for s in first_schools)
+    if len(a_students) < 3 or len(b_students) < 3:
+        return 0
+    # the same ID number at two schools of two counties (a 多校注册 of the old system)
+    session.execute(update(Student).where(Student.id == b_students[0].id)
+                    .values(origin=ORIGIN_LEGACY, id_number=a_students[0].id_number,
+                            birth_date=a_students[0].birth_date, gender=a_students[0].gender))
+    # a wrong check character
+    wrong = a_students[1].id_number[:17] + ("0" if a_students[1].id_number[17] != "0" else "1")
+    session.execute(update(Student).where(Student.id == a_students[1].id)
+                    .values(origin=ORIGIN_LEGACY, id_number=wrong))
+    # no ID number, same name, sex and birth date at two schools
+    twin = b_students[2]
+    for s in (a_students[2], twin):
+        session.execute(update(Student).where(Student.id == s.id).values(
+            origin=ORIGIN_LEGACY, id_type="Z", id_number=None, name=twin.name, gender=twin.gender,
+            birth_date=twin.birth_date))
+    session.commit()
+    counts = problems.detect(session, sheng)
+    session.commit()
+    return counts["found"]
