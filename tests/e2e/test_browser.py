@@ -390,3 +390,24 @@ def test_cross_county_transfer_walkthrough(server, browser, shots):
         assert name in body and "西湖区 西湖第一小学" in body, body[:800]
     finally:
         ctx.close()
+
+
+def test_problem_records_at_each_level(server, browser, shots):
+    """The demo's records from the previous system, as each level sees them: the school its own
+    records with the other side masked, the county and city their counts, the province its button."""
+    seen = {}
+    for username in ("school_3601020001", "county_360102", "city_360100", "sheng_admin"):
+        ctx, page = _login(browser, server, username)
+        try:
+            _open_menu(page, "学籍管理", "/problemview/list")
+            body = page.inner_text("body")
+            shots(page, f"20-problems-{username}")
+            assert "问题学籍" in body and "Traceback" not in body, body[:600]
+            seen[username] = body
+        finally:
+            ctx.close()
+    school = seen["school_3601020001"]
+    assert "身份证号重复" in school and "西湖第一小学" in school and "********" in school, school[:800]
+    for officer in ("county_360102", "city_360100"):
+        assert "合计" in seen[officer] and "待本单位仲裁" in seen[officer], seen[officer][:800]
+    assert "发起检测" in seen["sheng_admin"] and "发起检测" not in seen["city_360100"]
