@@ -19,6 +19,7 @@ most one record left in it (others deleted, or changed so they no longer match) 
 import datetime
 
 from sqlalchemy import func, insert, select, text
+from sqlalchemy.orm import selectinload
 
 from app.models.org import OrgUnit
 from app.models.problems import ProblemKind, ProblemRecord, ProblemSide, ProblemState, Treatment
@@ -100,6 +101,8 @@ def current_findings(session, today=None):
     """{kind: {key: ({student ids}, detail)}} as the records stand now (three set-based queries)."""
     today = today or datetime.date.today()
     dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":  # JIT-compiling the check expression over a million rows costs seconds
+        session.execute(text("SET LOCAL jit = off"))
     out = {k: {} for k in ProblemKind}
     for sid, reason in session.execute(_invalid_sql(dialect, today)):
         out[ProblemKind.INVALID_ID][str(sid)] = ({sid}, INVALID_REASONS[reason])
@@ -118,8 +121,9 @@ def detect(session, actor=None, today=None, progress=None):
     findings = current_findings(session, today)
     _drop_accepted(session, findings[ProblemKind.INVALID_ID])
     now = datetime.datetime.now()
-    open_problems = {(p.kind, p.key): p for p in session.scalars(
-        select(ProblemRecord).where(ProblemRecord.state != ProblemState.RESOLVED))}
+    open_problems = {(p.kind, p.key): p for p in session.scalars(  # sides up front: not a query per problem
+        select(ProblemRecord).where(ProblemRecord.state != ProblemState.RESOLVED)
+        .options(selectinload(ProblemRecord.sides)))}
     paths = _school_paths(session, {sid for kind in findings.values() for ids, _d in kind.values() for sid in ids})
     new_rows, joined, touched = [], 0, []
     for kind, found in findings.items():
