@@ -13,7 +13,7 @@ from app.exports.views import ExportMixin
 from app.extensions import db
 from app.services import scope
 from app.services.context import current_actor
-from app.services.errors import DomainError
+from app.services.errors import DomainError, NotFound
 
 
 class ScopeFilter(BaseFilter):
@@ -158,6 +158,23 @@ def run_service(fn, *args, success=None, **kwargs):
     if success:
         flash(success, "success")
     return True, result
+
+
+def call_service(fn, *args, **kwargs):
+    """Call a service for a screen as the logged-in actor: commit on success; a row outside the
+    actor's scope is a 404 (never confirm it exists); any other DomainError is rolled back and
+    flashed. Returns (result, error)."""
+    try:
+        result = fn(db.session, current_actor(), *args, **kwargs)
+        db.session.commit()
+    except NotFound:
+        db.session.rollback()
+        abort(404)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "danger")
+        return None, exc
+    return result, None
 
 
 def show_value(value):

@@ -39,6 +39,7 @@ from app.models.student import KEY_FIELDS, Student
 from app.services import identity, privacy, problems, scope, students
 from app.services.context import current_actor
 from app.services.errors import DomainError, NotFound
+from app.views.base import call_service
 from app.views.students import (KeyChangeForm, _initial, _record_data, _uploads, form_errors, person, render_form,
                                 request_url)
 
@@ -67,20 +68,7 @@ def _int(value):
         return None
 
 
-def _attempt(fn, *args, **kwargs):
-    """Run a service as the logged-in actor: commit, or roll back and flash its message. A row
-    outside the actor's scope is a 404 (never confirm it exists). Returns (result, error)."""
-    try:
-        result = fn(db.session, current_actor(), *args, **kwargs)
-        db.session.commit()
-    except NotFound:
-        db.session.rollback()
-        abort(404)
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
-        return None, exc
-    return result, None
+_attempt = call_service  # (result, error); NotFound → 404
 
 
 def _is_school(actor):

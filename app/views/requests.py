@@ -25,6 +25,7 @@ from app.models.requests import Request, RequestState, RequestStep, StepDecision
 from app.services import attachments, deadlines, identity, privacy, requests, scope
 from app.services.context import current_actor
 from app.services.errors import DomainError, NotFound
+from app.views.base import call_service
 from app.services.roles import RANK_COUNTY, actor_rank
 
 PAGE_SIZE = 20
@@ -45,21 +46,11 @@ ATTACHMENT_KINDS = {"no_id_proof": _l("无身份证号证明"), "evidence": _l("
 # --------------------------------------------------------------------------- helpers
 
 def _call(fn, *args, success=None, **kwargs):
-    """Run an engine function for the logged-in actor: commit on success; a request outside the
-    actor's scope is a 404 (never confirm it exists); any other DomainError is flashed."""
-    try:
-        result = fn(db.session, current_actor(), *args, **kwargs)
-        db.session.commit()
-    except NotFound:
-        db.session.rollback()
-        abort(404)
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
-        return False, None
-    if success:
+    """call_service, then the success message: (ok, result)."""
+    result, error = call_service(fn, *args, **kwargs)
+    if error is None and success:
         flash(success, "success")
-    return True, result
+    return error is None, result
 
 
 def _get_request(pk):
