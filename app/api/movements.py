@@ -43,10 +43,6 @@ from app.services.roles import RANK_COUNTY, actor_rank
 MAX_PAGE_SIZE = 100
 MAX_SCHOOLS = 50
 
-# Evidence kinds of 学籍异动 that services/attachments.py does not list (yet): accepted here, stored
-# through the registry's decoder as plain evidence first and given their own kind afterwards.
-MOVEMENT_KIND_LABELS = {status_changes.DEATH_PROOF: "死亡证明", status_changes.WRITTEN_REQUEST: "书面申请"}
-KIND_LABELS = {**attachments.KIND_LABELS, **MOVEMENT_KIND_LABELS}
 
 
 # ---------------------------------------------------------------- request bodies (OpenAPI)
@@ -160,30 +156,6 @@ def _code_text(body, name):
     return _text(body, name)
 
 
-def _attachments(session, actor, items, org_path, default_kind, saved):
-    """The registry's base64 decoder, with the kinds of 学籍异动 (死亡证明, 书面申请) accepted too."""
-    if items in (None, []):
-        return []
-    if not isinstance(items, list):
-        raise BadInput("attachments 应为附件列表")
-    mapped, kinds = [], []
-    for i, item in enumerate(items, start=1):
-        kind = (item.get("kind") or default_kind) if isinstance(item, dict) else None
-        if isinstance(item, dict) and kind not in KIND_LABELS:
-            raise BadInput(f"第 {i} 个附件的类型“{kind}”无效（可选：{'、'.join(KIND_LABELS)}）")
-        if kind in MOVEMENT_KIND_LABELS:
-            mapped.append({**item, "kind": students.EVIDENCE})
-            kinds.append(kind)
-        else:
-            mapped.append({**item, "kind": kind} if isinstance(item, dict) else item)
-            kinds.append(None)
-    out = _decode_attachments(session, actor, mapped, org_path, students.EVIDENCE, saved)
-    for att, kind in zip(out, kinds):
-        if kind:
-            att.kind = kind
-    return out
-
-
 def _unit_brief(unit):
     return {"id": unit.id, "name": unit.name} if unit is not None else None
 
@@ -244,7 +216,7 @@ class TransferApi(RegistryApiMixin, BaseApi):
         def work(actor, saved):
             body = _body()
             unit = _actor_unit(actor)
-            files = _attachments(db.session, actor, body.get("attachments"), unit.path, students.EVIDENCE, saved)
+            files = _decode_attachments(db.session, actor, body.get("attachments"), unit.path, students.EVIDENCE, saved)
             req = transfers.start_transfer_in(
                 db.session, actor, name=_text(body, "name"), number=_text(body, "number"),
                 grade=_code_text(body, "grade"), class_name=_text(body, "class_name"),
@@ -287,7 +259,7 @@ class TransferApi(RegistryApiMixin, BaseApi):
                 raise BadInput("guardians 应为监护人列表")
             unit = _actor_unit(actor)
             default_kind = students.EVIDENCE if str(data.get("id_number") or "").strip() else students.NO_ID_PROOF
-            files = _attachments(db.session, actor, body.get("attachments"), unit.path, default_kind, saved)
+            files = _decode_attachments(db.session, actor, body.get("attachments"), unit.path, default_kind, saved)
             req, warnings = transfers.start_province_transfer_in(
                 db.session, actor, data, guardians or [], from_province=_code_text(body, "from_province"),
                 from_school=_text(body, "from_school"), xueji_no=_text(body, "xueji_no"),
@@ -398,7 +370,7 @@ def _history_request(actor, req):
         "changes": _changes(req),
         "steps": [{**s, "comment": _masked_text(actor, s["comment"])} for s in _steps(req)],
         "attachments": [{"id": a.id, "filename": a.filename, "kind": a.kind,
-                         "kind_label": KIND_LABELS.get(a.kind, a.kind), "size": a.size} for a in req.attachments],
+                         "kind_label": attachments.KIND_LABELS.get(a.kind, a.kind), "size": a.size} for a in req.attachments],
     }
 
 
@@ -431,7 +403,7 @@ class MovementApi(RegistryApiMixin, BaseApi):
             student = scope.get(db.session, actor, Student, pk)
             body = _body()
             version = _int_or_none(body.get("expected_version"), "expected_version")
-            files = _attachments(db.session, actor, body.get("attachments"), student.school.path, default_kind, saved)
+            files = _decode_attachments(db.session, actor, body.get("attachments"), student.school.path, default_kind, saved)
             req = call(actor, body, files, version)
             return {**_started(req, what), "result": _student_summary(actor, student)}
         return self._serve(work, status=201)

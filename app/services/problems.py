@@ -378,7 +378,7 @@ def carry_on(session, actor, side_ids, reason):
         raise DomainError("请填写结转说明", field="reason")
     done = []
     for side_id in side_ids:
-        side = scope.get(session, actor, ProblemSide, side_id)
+        side = scope.get(session, actor, ProblemSide, _int(side_id))
         unit = getattr(actor, "org_unit", None)
         own = unit is not None and side.student.school_id == unit.id and actor_rank(actor) <= RANK_SCHOOL
         superior = unit is not None and scope.path_within(side.school_path, unit.path) and unit.id != side.student.school_id \
@@ -395,8 +395,15 @@ def carry_on(session, actor, side_ids, reason):
     return done
 
 
+def _int(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def _check_version(problem, expected_version):
-    if expected_version is not None and int(expected_version) != problem.version:
+    if expected_version is not None and _int(expected_version) != problem.version:
         raise DomainError("该问题学籍已有变化，请刷新页面后再处理")
 
 
@@ -419,7 +426,7 @@ def arbitrate(session, actor, problem_id, winner_side_id, comment, expected_vers
     if pending:
         raise DomainError(f"{pending[0].student.school.name}对其记录的处理（{pending[0].treatment.label}）尚未办结，"
                           f"请待其办结后再仲裁")
-    winner = next((s for s in problem.sides if s.id == int(winner_side_id or 0) and _still_involved(problem, s)), None)
+    winner = next((s for s in problem.sides if s.id == _int(winner_side_id) and _still_involved(problem, s)), None)
     if winner is None:
         raise DomainError("请选择仲裁通过的记录", field="winner")
     for side in problem.sides:

@@ -347,10 +347,8 @@ class _RequestScreen(ExportMixin, BaseView):
     title = ""
     audit_where = ""  # the screen's name in the audit trail of full ID views (stored data: Chinese)
     export_fields = ()  # (key of _row(), label) in the order of the list's columns
-
-    def _query(self, actor, args, warn=True):
-        """(statement, filters for the template): the list's query from its arguments."""
-        raise NotImplementedError
+    # Each screen defines _query(actor, args, warn=True) -> (statement, filters for the template):
+    # its list's query, used by the list and by its export alike.
 
     def export_source(self, args):
         """导出 Excel: the list's query (its filters, all pages) with the list's columns. The

@@ -595,3 +595,12 @@ def test_an_id_number_proved_right_is_not_found_again_until_it_changes(app):
         assert detect()["new"] == 0 and open_problems(ProblemKind.INVALID_ID) == []
         plant(s, id_number=wrong[:16] + ("1" if wrong[16] != "1" else "3") + wrong[17])  # another wrong number
         assert detect()["new"] == 1
+
+
+def test_malformed_ids_from_any_entry_point_are_refused_cleanly(app):
+    with app.app_context():
+        a, b, p = both_proved(EAST1, WEST1)
+        refused("请选择仲裁通过的记录", problems.arbitrate, acc("city_360100"), p.id, "abc", "甲正确")
+        refused("该问题学籍已有变化", problems.arbitrate, acc("city_360100"), p.id, side_of(p, a).id, "甲正确",
+                expected_version="x")
+        refused("不在您的管辖范围内", problems.carry_on, school(EAST1), ["x"], "结转", exc=NotFound)
