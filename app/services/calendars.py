@@ -170,9 +170,14 @@ def _own_rule(session, actor, rule_id):
                                     or rule.org_unit.path in ancestor_paths(unit))
     if not visible:
         raise NotFound("记录不存在或不在您的管辖范围内")
-    if rule.org_unit_id != unit.id:
-        raise PermissionDenied(f"该规则由{rule.org_unit.name}设置，只能由其修改或删除")
+    check_may_change(actor, rule)
     return rule
+
+
+def check_may_change(actor, rule):
+    """A rule is changed or deleted only by the unit that set it; superiors' rules bind, not belong."""
+    if rule.org_unit_id != getattr(actor, "org_unit_id", None):
+        raise PermissionDenied(f"该规则由{rule.org_unit.name}设置，本单位只能查看，不能修改或删除")
 
 
 @with_actor

@@ -192,9 +192,11 @@ class CalendarView(BaseView):
                            "ends_on": today, "title": ""}, {})
 
     def _own_or_back(self, rule):
-        """A superior's (or a subordinate's) rule is read-only here: say whose it is."""
-        if rule.org_unit_id != getattr(current_actor(), "org_unit_id", None):
-            flash(_("该规则由%(unit)s设置，本单位只能查看，不能修改或删除", unit=rule.org_unit.name), "warning")
+        """A superior's (or a subordinate's) rule is read-only here: the service says whose it is."""
+        try:
+            calendars.check_may_change(current_actor(), rule)
+        except DomainError as exc:
+            flash(exc.message, "warning")
             return redirect(url_for(".list"))
         return None
 

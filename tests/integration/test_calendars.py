@@ -178,7 +178,7 @@ def test_only_administrators_define_rules_and_only_for_their_own_unit(app):
         # a superior's rule binds the county (it sees it) but is not the county's to change
         with pytest.raises(PermissionDenied, match="该规则由江西省教育厅设置"):
             calendars.update_window(db.session, acc("county_360102"), province.id, {**body, "title": "改"})
-        with pytest.raises(PermissionDenied, match="只能由其修改或删除"):
+        with pytest.raises(PermissionDenied, match="本单位只能查看，不能修改或删除"):
             calendars.delete_window(db.session, acc("county_360102"), province.id)
         with pytest.raises(NotFound):  # nor a sibling's
             calendars.delete_window(db.session, acc("county_360103"), mine.id)

@@ -357,7 +357,7 @@ def test_schools_cannot_define_calendar_rules(app, call):
         r = call(XIHU_COUNTY, method, f"/api/v1/calendar/{rule_id}", body)
         assert r.status_code == 404 and r.json["message"] == NOT_FOUND
     city = call(NANCHANG, "put", f"/api/v1/calendar/{rule_id}", body)
-    assert city.status_code == 403 and city.json["message"] == "该规则由东湖区教育体育局设置，只能由其修改或删除"
+    assert city.status_code == 403 and city.json["message"] == "该规则由东湖区教育体育局设置，本单位只能查看，不能修改或删除"
     bad = call(DONGHU_COUNTY, "post", "/api/v1/calendar/", {**body, "mode": "sometimes"})
     assert bad.status_code == 422 and bad.json["field"] == "mode" and cjk(bad.json["message"])
     reversed_ = call(DONGHU_COUNTY, "post", "/api/v1/calendar/",
