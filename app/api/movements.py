@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 from app.api import ScopedModelRestApi
 from app.api.registry import (AttachmentIn, BadInput, GuardianIn, OrgBrief, RegistryApiMixin, StateLabel,
                               _actor_unit, _body, _changes, _decode_attachments, _info_schema, _int_or_none,
-                              _request_summary, _steps, _student_summary, _text)
+                              _request_summary, _steps, _student_summary, _text, record_body)
 from app.extensions import db
 from app.models.org import OrgKind
 from app.models.process import BusinessWindow, DepartureTrace, WindowMode
@@ -251,17 +251,9 @@ class TransferApi(RegistryApiMixin, BaseApi):
         """
         def work(actor, saved):
             body = _body()
-            data, guardians = body.get("data"), body.get("guardians")
-            if not isinstance(data, dict):
-                raise BadInput("data 应为学籍字段对象")
-            if guardians is not None and not (isinstance(guardians, list)
-                                              and all(isinstance(g, dict) for g in guardians)):
-                raise BadInput("guardians 应为监护人列表")
-            unit = _actor_unit(actor)
-            default_kind = students.EVIDENCE if str(data.get("id_number") or "").strip() else students.NO_ID_PROOF
-            files = _decode_attachments(db.session, actor, body.get("attachments"), unit.path, default_kind, saved)
+            data, guardians, files = record_body(db.session, actor, body, saved)
             req, warnings = transfers.start_province_transfer_in(
-                db.session, actor, data, guardians or [], from_province=_code_text(body, "from_province"),
+                db.session, actor, data, guardians, from_province=_code_text(body, "from_province"),
                 from_school=_text(body, "from_school"), xueji_no=_text(body, "xueji_no"),
                 reason_code=_code_text(body, "reason_code"), note=_text(body, "note"), attachments=files)
             return {**_started(req, "跨省转入申请"), "warnings": warnings}

@@ -290,6 +290,21 @@ def _remove_files(saved):
             pass
 
 
+def record_body(session, actor, body, saved):
+    """A whole record as 新生注册 and 跨省转入 take it: {data, guardians, attachments} →
+    (data, guardians, stored files of the actor's unit). Without an ID number the evidence is the
+    无身份证号证明 unless an attachment says otherwise."""
+    data, guardians = body.get("data"), body.get("guardians")
+    if not isinstance(data, dict):
+        raise BadInput("data 应为学籍字段对象")
+    if guardians is not None and not (isinstance(guardians, list) and all(isinstance(g, dict) for g in guardians)):
+        raise BadInput("guardians 应为监护人列表")
+    unit = _actor_unit(actor)
+    default_kind = students.EVIDENCE if str(data.get("id_number") or "").strip() else students.NO_ID_PROOF
+    files = _decode_attachments(session, actor, body.get("attachments"), unit.path, default_kind, saved)
+    return data, guardians or [], files
+
+
 def _decode_attachments(session, actor, items, org_path, default_kind, saved):
     """[{"filename", "content_base64", "kind"}] → Attachments stored for org_path. Every stored file
     is appended to `saved` so that a later failure can remove it again."""
@@ -517,17 +532,8 @@ class StudentApi(RegistryApiMixin, ScopedModelRestApi):
         """
         def work(actor, saved):
             body = _body()
-            data, guardians = body.get("data"), body.get("guardians")
-            if not isinstance(data, dict):
-                raise BadInput("data 应为学籍字段对象")
-            if guardians is not None and not (isinstance(guardians, list)
-                                              and all(isinstance(g, dict) for g in guardians)):
-                raise BadInput("guardians 应为监护人列表")
-            unit = _actor_unit(actor)
-            # Without an ID number the evidence is the 无身份证号证明 unless it says otherwise.
-            default_kind = students.EVIDENCE if str(data.get("id_number") or "").strip() else students.NO_ID_PROOF
-            files = _decode_attachments(db.session, actor, body.get("attachments"), unit.path, default_kind, saved)
-            student, req, warnings = students.register_student(db.session, actor, data, guardians or [], files)
+            data, guardians, files = record_body(db.session, actor, body, saved)
+            student, req, warnings = students.register_student(db.session, actor, data, guardians, files)
             return {"id": student.id, "request_id": req.id, "warnings": warnings,
                     "message": "新生注册已提交，等待县（区）教育局核办",
                     "result": _student_summary(actor, student), "request": _request_summary(req)}
