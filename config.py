@@ -29,7 +29,8 @@ def _secret_key(instance_dir):
 
 
 MENUS_ALL = ("^(Org|Admin|OrgUnits|Regions|Accounts|AuditLog|MyJobs|Registry|Approvals|Students|Lookup"
-             "|MyRequests|Inbox|OpenRequests|Departures|Settings|Calendars|ProcessSettings|Problems|NearDuplicates)$")
+             "|MyRequests|Inbox|OpenRequests|Departures|Settings|Calendars|ProcessSettings|Problems|NearDuplicates"
+             "|SchoolYear|SchoolYears|Classes|Graduation|Graduates|RejectedGraduates|Promotions|YearEndReport)$")
 MENUS_OFFICERS = MENUS_ALL.replace("|MyRequests", "")  # 我的申请 is the initiating school's screen
 MENUS_UPPER = MENUS_OFFICERS.replace("|Lookup", "")  # province/city search the registry itself instead
 # 学籍异动 configuration (业务日历, 业务设置): defined by province, city and county administrators.
@@ -38,6 +39,11 @@ SETTINGS_VIEWS = "^(CalendarView|CalendarApi|ProcessSettingView|ProcessSettingAp
 MOVEMENT_READ = "^(DepartureView|TransferApi)$"
 # 问题学籍: every level handles or oversees them; 疑似重复 (near duplicates) is for the authorities.
 PROBLEM_VIEWS = "^(ProblemView|ProblemApi|NearDuplicateView)$"
+# 学年学期, 班级, 毕业, 升级: every level; the services decide who does what (the province opens years
+# and runs/undoes the 升级, schools keep classes and graduate, counties 驳回 graduates).
+SCHOOL_YEAR_VIEWS = ("^(SchoolYearView|ClassView|PromotionView|YearEndReportView|GraduationView|GraduateView"
+                     "|RejectedGraduateView|SchoolYearApi)$")
+SCHOOL_YEAR_MENUS = "|SchoolYear|SchoolYears|Classes|Graduation|Graduates|RejectedGraduates|Promotions|YearEndReport"
 ADMIN_VIEWS = "^(OrgUnitView|OrgUnitApi|AccountView|AuditLogView|AuditLogApi|JobView|RegionView|RegionApi|HomeView)$"
 READ_VIEWS = "^(StudentView|StudentApi)$"
 READ_PERMS = "^can_(list|show|get|info|export_workbook|search|history)$"  # history: a student's 异动 history
@@ -64,6 +70,10 @@ class Config:
 
     # 审批待办: a step waiting longer than this many working days is overdue (highlighted, counted).
     OVERDUE_WORKING_DAYS = int(os.environ.get("OVERDUE_WORKING_DAYS", 5))
+    # 升级 may be undone by the province for this many days after it ran (a wrong time point, a forgotten 毕业).
+    PROMOTION_GRACE_DAYS = int(os.environ.get("PROMOTION_GRACE_DAYS", 14))
+    # Arm the in-process timer / RQ scheduled job for the 升级 time point when the app starts.
+    SCHEDULER_ENABLED = _env_bool("SCHEDULER_ENABLED", True)
 
     # Flask-AppBuilder
     AUTH_TYPE = AUTH_DB
@@ -119,6 +129,7 @@ class Config:
             [SETTINGS_VIEWS, ".*"],
             [MOVEMENT_READ, READ_PERMS],
             [PROBLEM_VIEWS, ".*"],
+            [SCHOOL_YEAR_VIEWS, ".*"],
             [MENUS_UPPER, "menu_access"],
         ],
         "市级管理员": [
@@ -128,6 +139,7 @@ class Config:
             [SETTINGS_VIEWS, ".*"],
             [MOVEMENT_READ, READ_PERMS],
             [PROBLEM_VIEWS, ".*"],
+            [SCHOOL_YEAR_VIEWS, ".*"],
             [MENUS_UPPER, "menu_access"],
         ],
         "县级管理员": [
@@ -138,6 +150,7 @@ class Config:
             [SETTINGS_VIEWS, ".*"],
             [MOVEMENT_READ, READ_PERMS],
             [PROBLEM_VIEWS, ".*"],
+            [SCHOOL_YEAR_VIEWS, ".*"],
             [MENUS_OFFICERS, "menu_access"],
         ],
         "学校学籍管理员": [
@@ -147,16 +160,20 @@ class Config:
             # 学籍异动: 转入 / 跨省转入 forms, the trace of students who left, school confirmations in 审批待办
             ["^(TransferInView|ProvinceTransferInView|DepartureView|TransferApi|InboxView|ProblemView|ProblemApi)$", ".*"],
             ["^(CalendarView|CalendarApi|ProcessSettingView|ProcessSettingApi)$", READ_PERMS],
+            [SCHOOL_YEAR_VIEWS, ".*"],
             ["^(Org|Admin|OrgUnits|Regions|Accounts|MyJobs|Registry|Students|Lookup|MyRequests|Imports"
-             "|TransferIn|ProvinceTransferIn|Departures|Approvals|Inbox|Settings|Calendars|Problems)$", "menu_access"],
+             "|TransferIn|ProvinceTransferIn|Departures|Approvals|Inbox|Settings|Calendars|Problems"
+             + SCHOOL_YEAR_MENUS + ")$", "menu_access"],
         ],
         "只读查询员": [
             ["^(OrgUnitView|OrgUnitApi|AuditLogView|AuditLogApi|RegionView|RegionApi)$", READ_PERMS],
             [READ_VIEWS, READ_PERMS],
             [MOVEMENT_READ, READ_PERMS],
             ["^(ProblemView|ProblemApi)$", READ_PERMS],
+            [SCHOOL_YEAR_VIEWS, READ_PERMS],
             ["^(JobView|HomeView)$", ".*"],
-            ["^(Org|Admin|OrgUnits|Regions|AuditLog|MyJobs|Registry|Students|Problems)$", "menu_access"],
+            ["^(Org|Admin|OrgUnits|Regions|AuditLog|MyJobs|Registry|Students|Problems"
+             + SCHOOL_YEAR_MENUS + ")$", "menu_access"],
         ],
     }
 

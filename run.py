@@ -41,6 +41,11 @@ def prepare(app):
 def main():
     app = create_app()
     prepare(app)
+    with app.app_context():
+        from app.jobs import schedule
+        when = schedule.arm()
+        if when is not None:
+            print(f"下一次自动升级：{when:%Y年%m月%d日 %H:%M}", flush=True)
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "5000"))
     print(f"平台已启动：http://{host}:{port}/", flush=True)

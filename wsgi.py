@@ -2,3 +2,7 @@
 from app import create_app
 
 app = create_app()
+
+with app.app_context():  # schedule the next 升级 time point (an RQ scheduled job: run `rq worker --with-scheduler`)
+    from app.jobs import schedule
+    schedule.arm()

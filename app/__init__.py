@@ -25,6 +25,7 @@ def create_app(config=None):
     from app.services import students  # noqa: F401  request types and scoping rules of the registry
     from app.services import calendars, status_changes, transfers  # noqa: F401  学籍异动 types, calendars
     from app.services import problems  # noqa: F401  问题学籍 request types, scoping, the end hook
+    from app.services import graduation, promotion, school_years  # noqa: F401  学年学期, 毕业, 升级 scoping
 
     db.init_app(app)
     _tune_sqlite(app, db)
@@ -41,7 +42,7 @@ def create_app(config=None):
         appbuilder.post_init()
         from app.api import install_token_messages
         install_token_messages(appbuilder.sm.jwt_manager)
-        for bp in ("OrgUnitApi", "RegionApi", "AuditLogApi", "SecurityApi", "StudentApi", "RequestApi", "ImportApi"):
+        for bp in ("OrgUnitApi", "RegionApi", "AuditLogApi", "SecurityApi", "StudentApi", "RequestApi", "ImportApi", "SchoolYearApi"):
             if bp in app.blueprints:
                 csrf.exempt(app.blueprints[bp])  # JWT, not cookies
 
@@ -111,6 +112,11 @@ def _register_views(appbuilder):
     settings_views.register(appbuilder)
     problem_views.register(appbuilder)
     near_duplicate_views.register(appbuilder)
+    from app.views import graduation as graduation_views, school_year as school_year_views
+    from app.api import school_year as school_year_api
+    school_year_views.register(appbuilder)
+    graduation_views.register(appbuilder)
     registry_api.register(appbuilder)
+    school_year_api.register(appbuilder)
     movement_api.register(appbuilder)
     problem_api.register(appbuilder)

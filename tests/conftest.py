@@ -43,6 +43,7 @@ def app(tmp_instance):
         # A queue of our own so parallel or leftover runs on a shared Redis do not mix.
         "JOB_QUEUE": f"test-{uuid.uuid4().hex[:8]}",
         "LOAD_DEMO": False,
+        "SCHEDULER_ENABLED": False,  # tests/integration/test_promotion.py arms it explicitly
     })
     with app.app_context():
         if url.startswith("postgresql"):
@@ -57,8 +58,9 @@ def app(tmp_instance):
     return app
 
 
-MUTABLE_TABLES = ["job", "audit_log", "problem_side", "problem_record", "departure_trace", "business_window", "process_setting", "attachment", "student_history", "request_step", "request", "guardian",
-                  "student", "ab_user_role", "ab_user", "org_unit"]
+MUTABLE_TABLES = ["job", "audit_log", "promotion_hold", "graduation", "promotion_run", "school_term", "school_year",
+                  "problem_side", "problem_record", "departure_trace", "business_window", "process_setting", "attachment", "student_history", "request_step", "request", "guardian",
+                  "student", "school_class", "ab_user_role", "ab_user", "org_unit"]
 
 
 def reset_world(app):

@@ -7,3 +7,5 @@ from app.models.student import Attachment, Guardian, Student, StudentHistory, St
 from app.models.requests import Party, Request, RequestState, RequestStep, StepDecision, StepRole  # noqa: F401
 from app.models.process import BusinessWindow, DepartureTrace, ProcessSetting, WindowMode  # noqa: F401
 from app.models.problems import ProblemKind, ProblemRecord, ProblemSide, ProblemState, Treatment  # noqa: F401
+from app.models.school_year import (Graduation, GraduationState, HoldReason, PromotionHold, PromotionRun,  # noqa: F401
+                                    PromotionState, SchoolClass, SchoolTerm, SchoolYear, TermKind)

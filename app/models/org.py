@@ -129,6 +129,9 @@ class OrgUnit(db.Model):
     ownership: Mapped[Ownership | None] = mapped_column(_enum_column(Ownership))
     address: Mapped[str | None] = mapped_column(String(255))
     may_enroll: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    # 学制: years of the primary (6 or 5) and junior (3 or 4) stages; empty means 6 and 3 (六三制)
+    primary_years: Mapped[int | None] = mapped_column(Integer)
+    junior_years: Mapped[int | None] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
 
     region = relationship("Region")

@@ -80,7 +80,9 @@ class Student(db.Model):
     # where the student is
     school_id: Mapped[int] = mapped_column(Integer, ForeignKey("org_unit.id"), nullable=False)
     grade: Mapped[str | None] = mapped_column(String(2))
-    class_name: Mapped[str | None] = mapped_column(String(32))
+    class_name: Mapped[str | None] = mapped_column(String(32))  # the class's name, kept with class_id
+    class_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("school_class.id"), index=True)
+    promotion_run_id: Mapped[int | None] = mapped_column(Integer)  # the 升级 that last moved the grade up
     status: Mapped[StudentStatus] = mapped_column(_enum_column(StudentStatus), nullable=False,
                                                   default=StudentStatus.REGISTERING, index=True)
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime, nullable=False, default=datetime.datetime.now)

@@ -29,6 +29,7 @@ PROCESSES = {
     "death": "死亡",
     "registration": "新生注册",
     "key_change": "关键数据变更",
+    "graduation": "毕业",
 }
 ALL_PROCESSES = "*"  # a holiday applies to every process
 DEFINING_KINDS = (OrgKind.PROVINCE, OrgKind.CITY, OrgKind.COUNTY)
