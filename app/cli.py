@@ -122,6 +122,40 @@ def register(app):
         click.echo(f"问题学籍检测完成（{time.monotonic() - started:.1f} 秒）：发现 {counts['found']} 条问题记录，"
                    f"新增 {counts['new']} 个问题，已解决 {counts['resolved']} 个，未解决共 {counts['open']} 个")
 
+    @app.cli.command("promote")
+    @click.option("--due", is_flag=True, help="执行已到升级时点、尚未升级的学年（与定时任务相同，可由 cron 调用）")
+    @click.option("--year", "start_year", type=int, help="立即升级该学年（起始年份，如 2026 表示 2026-2027学年）")
+    @click.option("--as", "username", default="sheng_admin", show_default=True, help="以该省级账号的名义执行（--year）")
+    @with_appcontext
+    def promote_cmd(due, start_year, username):
+        """升级：全省非毕业年级升入上一年级（每学年只执行一次，重复执行不会重复升级）。"""
+        from sqlalchemy import select
+        from app.models import Account
+        from app.services import promotion, school_years
+        from app.services.errors import DomainError
+        if due == (start_year is not None):
+            raise click.ClickException("请指定 --due 或 --year 其中之一")
+        try:
+            if due:
+                done = promotion.run_due(db.session)
+            else:
+                year = school_years.year_by_start(db.session, start_year)
+                if year is None:
+                    raise click.ClickException(f"{start_year}-{start_year + 1}学年尚未设置")
+                actor = db.session.scalar(select(Account).where(Account.username == username))
+                if actor is None or not actor.active:
+                    raise click.ClickException(f"账号 {username} 不存在或已停用")
+                done = promotion.run(db.session, actor, year.id)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            raise click.ClickException(exc.message)
+        if done is None:
+            click.echo("没有到达升级时点的学年，未执行升级")
+        else:
+            click.echo(f"{done}完成（{done.seconds} 秒）：升级 {done.promoted} 名学生、{done.classes} 个班级，"
+                       f"留在原年级 {done.held} 名；{done.grace_until:%Y-%m-%d %H:%M} 前可由省级撤销")
+
     @app.cli.command("load-regions")
     @with_appcontext
     def regions_cmd():

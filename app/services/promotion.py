@@ -155,7 +155,6 @@ def _record_holds(session, promotion):
         Request.student_id == Student.id, Request.state == RequestState.PENDING,
         Request.locks_student.is_(True)).scalar_subquery()
     run_id = literal(promotion.id, Integer)
-    total = 0
     for reason, where, req in (
         (HoldReason.SUSPENDED, and_(Student.status == StudentStatus.SUSPENDED, non_final), None),
         (HoldReason.OPEN_REQUEST, and_(Student.status == StudentStatus.IN_SCHOOL, non_final,
@@ -164,11 +163,11 @@ def _record_holds(session, promotion):
                                                       Request.locks_student.is_(True))), open_request),
         (HoldReason.NOT_GRADUATED, and_(Student.status == StudentStatus.IN_SCHOOL, ~non_final), None),
     ):
-        result = session.execute(insert(PromotionHold).from_select(cols, select(
+        session.execute(insert(PromotionHold).from_select(cols, select(
             run_id, Student.id, Student.school_id, OrgUnit.path, Student.grade, literal(reason.value, String),
             req if req is not None else literal(None, Integer)).where(_graded_students(), where)))
-        total += result.rowcount
-    return total
+    # (INSERT … SELECT reports no row count through every driver: count what is there)
+    return session.scalar(select(func.count()).select_from(PromotionHold).where(PromotionHold.run_id == promotion.id))
 
 
 def _promote_students(session, promotion, now, reason):
