@@ -129,6 +129,35 @@ def _validate_school_fields(session, unit, parent, existing_id=None):
         raise DomainError("请选择办学类型", field="school_type")
     if unit.ownership is None:
         raise DomainError("请选择办学性质（公办/民办）", field="ownership")
+    _validate_schooling(session, unit, existing_id)
+
+
+def _validate_schooling(session, unit, existing_id):
+    """学制: 6- or 5-year primary, 3- or 4-year junior; a change may not strand students in a grade the
+    school would no longer have (a 5-year primary with 六年级 students)."""
+    from app.models.student import Student, StudentStatus
+    from app.services import grades
+    for attr, allowed, label in (("primary_years", grades.PRIMARY_YEARS, "小学学制应为 6 年或 5 年"),
+                                 ("junior_years", grades.JUNIOR_YEARS, "初中学制应为 3 年或 4 年")):
+        value = getattr(unit, attr)
+        if value in ("", None):
+            setattr(unit, attr, None)
+        elif int(value) not in allowed:
+            raise DomainError(label, field=attr)
+        else:
+            setattr(unit, attr, int(value))
+    if existing_id is None:
+        return
+    taught = grades.grades_of(unit)
+    stranded = session.execute(
+        select(Student.grade, func.count()).where(
+            Student.school_id == existing_id, Student.grade.not_in(taught),
+            Student.status.in_((StudentStatus.IN_SCHOOL, StudentStatus.SUSPENDED, StudentStatus.REGISTERING)))
+        .group_by(Student.grade)).all()
+    if stranded:
+        names = "、".join(f"{grades.grade_label(g) or g} {n} 名" for g, n in stranded)
+        raise DomainError(f"本校还有{names}学生，改为{grades.schooling_label(unit)}后将没有这些年级；"
+                          f"请先办理毕业、转学或调整年级", field="primary_years")
 
 
 @with_actor

@@ -5,7 +5,7 @@ from flask_appbuilder.actions import action
 from flask_appbuilder.fields import QuerySelectField
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
-from wtforms import StringField
+from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import Optional
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import FilterNotEqual
@@ -33,8 +33,25 @@ ORG_LABELS = {
     "ownership": _l("办学性质"),
     "address": _l("地址"),
     "may_enroll": _l("可招生"),
+    "primary_years": _l("小学学制"),
+    "junior_years": _l("初中学制"),
     "active": _l("启用"),
     "path": _l("层级路径"),
+}
+
+
+def _years_or_none(value):
+    return int(value) if value not in (None, "", "None") else None
+
+
+# 学制 (empty = 六三制); the service checks the values and that no student is left in a grade the school drops.
+SCHOOLING_FIELDS = {
+    "primary_years": SelectField(_l("小学学制"), choices=[("", _l("六年制（默认）")), ("6", _l("六年制")), ("5", _l("五年制"))],
+                                 coerce=_years_or_none, validators=[Optional()], widget=Select2Widget(),
+                                 description=_l("仅含小学学段的学校填写")),
+    "junior_years": SelectField(_l("初中学制"), choices=[("", _l("三年制（默认）")), ("3", _l("三年制")), ("4", _l("四年制"))],
+                                coerce=_years_or_none, validators=[Optional()], widget=Select2Widget(),
+                                description=_l("仅含初中学段的学校填写")),
 }
 
 
@@ -70,15 +87,20 @@ class OrgUnitView(ScopedModelView):
     list_template = "org/list.html"
     label_columns = ORG_LABELS
     list_columns = ["name", "kind", "school_code", "school_type", "ownership", "region", "parent", "may_enroll", "active"]
-    show_columns = ["name", "kind", "parent", "region", "region_code", "school_code", "school_type", "ownership", "address", "may_enroll", "active"]
-    add_columns = ["kind", "parent", "name", "region", "school_code", "school_type", "ownership", "address", "may_enroll"]
-    edit_columns = ["name", "school_code", "school_type", "ownership", "address", "may_enroll", "active"]
+    show_columns = ["name", "kind", "parent", "region", "region_code", "school_code", "school_type", "ownership",
+                    "primary_years", "junior_years", "address", "may_enroll", "active"]
+    add_columns = ["kind", "parent", "name", "region", "school_code", "school_type", "ownership", "primary_years",
+                   "junior_years", "address", "may_enroll"]
+    edit_columns = ["name", "school_code", "school_type", "ownership", "primary_years", "junior_years", "address",
+                    "may_enroll", "active"]
     search_columns = ["name", "school_code", "address", "region", "parent"]
     order_columns = ["name", "school_code"]
     base_order = ("path", "asc")
     formatters_columns = formatters(["school_code", "address", "may_enroll", "active"], region=_region_name,
                                     kind=enum_label(OrgKind), school_type=enum_label(SchoolType),
-                                    ownership=enum_label(Ownership))
+                                    ownership=enum_label(Ownership),
+                                    primary_years=lambda v: _l("%(n)s年制", n=v) if v else _l("六年制（默认）"),
+                                    junior_years=lambda v: _l("%(n)s年制", n=v) if v else _l("三年制（默认）"))
     description_columns = {
         "school_code": _l("10 位数字，全国唯一；仅学校填写"),
         "region": _l("县级及以上机构选择对应行政区划；学校可留空（默认为所属县区）"),
@@ -94,11 +116,16 @@ class OrgUnitView(ScopedModelView):
                                    validators=[Optional()]),
         "school_type": LabelledEnumField(_l("办学类型"), enum_cls=SchoolType, allow_blank=True),
         "ownership": LabelledEnumField(_l("办学性质"), enum_cls=Ownership, allow_blank=True),
+        **SCHOOLING_FIELDS,
     }
     edit_form_extra_fields = {
         "school_code": StringField(_l("学校标识码"), widget=BS3TextFieldWidget(), description=_l("10 位数字，全国唯一；仅学校填写")),
         "school_type": LabelledEnumField(_l("办学类型"), enum_cls=SchoolType, allow_blank=True),
         "ownership": LabelledEnumField(_l("办学性质"), enum_cls=Ownership, allow_blank=True),
+        **SCHOOLING_FIELDS,
+        # FAB makes NOT NULL booleans required, so an unticked box could never be saved.
+        "may_enroll": BooleanField(_l("可招生")),
+        "active": BooleanField(_l("启用")),
     }
     # The search widget's relation dropdowns list related rows too: scope them like everything else.
     search_form_query_rel_fields = {

@@ -222,3 +222,47 @@ def test_class_names_on_records_become_classes(app, world, frozen):
         assert c.class_name == "3班"  # no number: the grade's next free one
         assert db.session.get(SchoolClass, d.class_id).cohort_year == 2025  # grade 2 now → 2025级
         assert school_years.adopt_class_names(db.session) == (0, 0)  # idempotent
+
+
+def test_a_schools_schooling_system_is_set_and_checked_by_the_service(app, world):
+    from app.services import orgs
+    with app.app_context():
+        county = acc("county_360102")
+        school = unit("3601020001")
+        orgs.update_unit(db.session, county, school.id, primary_years="5")
+        db.session.commit()
+        assert school.primary_years == 5 and grades.final_grades(school) == ("15",)
+        with pytest.raises(DomainError, match="小学学制应为 6 年或 5 年"):
+            orgs.update_unit(db.session, county, school.id, primary_years=7)
+        db.session.rollback()
+        orgs.update_unit(db.session, county, school.id, primary_years=None)
+        db.session.commit()
+        s = enrolled(seq=1)
+        s.grade = "16"
+        db.session.commit()
+        with pytest.raises(DomainError, match="本校还有小学六年级 1 名学生，改为小学5年后将没有这些年级"):
+            orgs.update_unit(db.session, county, school.id, primary_years=5)
+        db.session.rollback()
+        db.session.expire_all()
+        assert unit("3601020001").primary_years is None
+
+
+def test_the_school_edit_form_sets_the_schooling_system(app, world, as_user):
+    c = as_user("county_360102")
+    with app.app_context():
+        school = unit("3601020002")
+        form = {"name": school.name, "school_code": school.school_code, "school_type": "junior", "ownership": "public",
+                "junior_years": "4", "primary_years": "", "address": "", "may_enroll": "y", "active": "y"}
+    page = c.post(f"/orgunitview/edit/{school.id}", data=form, follow_redirects=True)
+    assert page.status_code == 200
+    with app.app_context():
+        assert unit("3601020002").junior_years == 4
+    page = c.get(f"/orgunitview/show/{school.id}")
+    assert "初中学制" in page.get_data(as_text=True) and "4年制" in page.get_data(as_text=True)
+    page = c.post(f"/orgunitview/edit/{school.id}", data={**form, "junior_years": "5"}, follow_redirects=True)
+    with app.app_context():
+        assert unit("3601020002").junior_years == 4  # not a choice: refused, unchanged
+    page = c.post(f"/orgunitview/edit/{school.id}", data={k: v for k, v in form.items() if k != "may_enroll"},
+                  follow_redirects=True)
+    with app.app_context():
+        assert unit("3601020002").may_enroll is False  # an unticked box is saved, not "required"
