@@ -46,4 +46,11 @@ class HomeView(IndexView):
         inbox, supervise = self._work(user)
         return self.render_template(self.index_template, appbuilder=self.appbuilder, cards=cards,
                                     accounts=accounts, unit=user.org_unit, inbox=inbox, supervise=supervise,
-                                    limit=deadlines.limit_days())
+                                    limit=deadlines.limit_days(), calendar=self._calendar())
+
+    @staticmethod
+    def _calendar():
+        """当前学年学期 and the next 升级 time point, for everyone's orientation."""
+        from app.services import promotion, school_years
+        year, term = school_years.current_year(db.session), school_years.current_term(db.session)
+        return {"year": year, "term": term, "next": promotion.next_time_point(db.session)}

@@ -266,3 +266,12 @@ def test_the_school_edit_form_sets_the_schooling_system(app, world, as_user):
                   follow_redirects=True)
     with app.app_context():
         assert unit("3601020002").may_enroll is False  # an unticked box is saved, not "required"
+
+
+def test_the_home_page_names_the_current_term_and_the_next_promotion(app, world, as_user, frozen):
+    c = as_user("school_3601020001")
+    assert "尚未设置当前学年" in c.get("/").get_data(as_text=True)
+    with app.app_context():
+        open_year(2026)  # the frozen clock says 2026-11-25: its autumn term
+    page = c.get("/").get_data(as_text=True)
+    assert "当前：2026-2027学年秋季学期" in page and "下一次自动升级：2027-08-11 00:00" in page
