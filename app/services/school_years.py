@@ -104,6 +104,17 @@ def parse_time_point(value, field="promotion_at"):
     return base + datetime.timedelta(hours=h, minutes=mi)
 
 
+def time_point_label(when):
+    """As the guide writes it: midnight is the end of the previous day ("2027年8月10日24时")."""
+    if when is None:
+        return ""
+    if when.hour == 0 and when.minute == 0:
+        day = when - datetime.timedelta(days=1)
+        return f"{day.year}年{day.month}月{day.day}日24时"
+    return f"{when.year}年{when.month}月{when.day}日{when.hour}时{when.minute:02d}分" if when.minute else \
+        f"{when.year}年{when.month}月{when.day}日{when.hour}时"
+
+
 def _clean_year(data, start_year):
     starts_on = parse_date(data.get("starts_on"), "学年开始日期", "starts_on") if data.get("starts_on") else \
         datetime.date(start_year, 9, 1)

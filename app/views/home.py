@@ -53,4 +53,5 @@ class HomeView(IndexView):
         """当前学年学期 and the next 升级 time point, for everyone's orientation."""
         from app.services import promotion, school_years
         year, term = school_years.current_year(db.session), school_years.current_term(db.session)
-        return {"year": year, "term": term, "next": promotion.next_time_point(db.session)}
+        when = promotion.next_time_point(db.session)
+        return {"year": year, "term": term, "next": when, "next_label": school_years.time_point_label(when)}

@@ -48,6 +48,8 @@ def test_province_opens_a_year_with_two_terms_and_the_guides_time_point(app, wor
         assert year.name == "2026-2027学年"
         assert (year.starts_on, year.ends_on) == (datetime.date(2026, 9, 1), datetime.date(2027, 8, 31))
         assert year.promotion_at == DT(2027, 8, 11, 0, 0)  # 8月10日24时
+        assert school_years.time_point_label(year.promotion_at) == "2027年8月10日24时"
+        assert school_years.time_point_label(DT(2027, 8, 10, 18, 30)) == "2027年8月10日18时30分"
         assert [(t.kind, t.starts_on, t.ends_on) for t in year.terms] == [
             (TermKind.AUTUMN, datetime.date(2026, 9, 1), datetime.date(2027, 1, 31)),
             (TermKind.SPRING, datetime.date(2027, 2, 1), datetime.date(2027, 8, 31))]
@@ -274,4 +276,4 @@ def test_the_home_page_names_the_current_term_and_the_next_promotion(app, world,
     with app.app_context():
         open_year(2026)  # the frozen clock says 2026-11-25: its autumn term
     page = c.get("/").get_data(as_text=True)
-    assert "当前：2026-2027学年秋季学期" in page and "下一次自动升级：2027-08-11 00:00" in page
+    assert "当前：2026-2027学年秋季学期" in page and "下一次自动升级：2027年8月10日24时" in page
