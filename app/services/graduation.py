@@ -79,8 +79,9 @@ def candidates_query(school, grade=None, class_id=None):
 
 
 def _selection(session, school, student_ids, class_ids):
-    ids = {int(i) for i in student_ids if str(i).strip().isdigit()}
-    class_ids = [int(c) for c in class_ids if str(c).strip().isdigit()]
+    from app.services.school_years import ids_of
+    ids = set(ids_of(student_ids))
+    class_ids = ids_of(class_ids, "班级")
     if class_ids:
         own = session.scalars(select(SchoolClass.id).where(SchoolClass.id.in_(class_ids),
                                                            SchoolClass.school_id == school.id)).all()
@@ -203,7 +204,7 @@ def clean_info(data, today=None):
         out["certificate_no"] = no or None
     if "destination" in data:
         code = data.get("destination")
-        code = tables.code_for("graduation_destination", code) if code not in (None, "") else None
+        code = tables.code_for("graduation_destination", str(code)) if code not in (None, "") else None
         if data.get("destination") not in (None, "") and code is None:
             raise DomainError(f"毕业去向“{data.get('destination')}”不在国家代码表中（"
                               f"{'、'.join(tables.table('graduation_destination').values())}）", field="destination")
@@ -224,7 +225,8 @@ def _own_graduation(session, actor, graduation_id, doing):
 @with_actor
 def update_info(session, actor, graduation_ids, data, expected_version=None):
     """毕业信息管理: the same values for one or many graduates of the school."""
-    ids = [int(i) for i in graduation_ids if str(i).strip().isdigit()]
+    from app.services.school_years import ids_of
+    ids = ids_of(graduation_ids, "毕业记录")
     if not ids:
         raise DomainError("请选择毕业生")
     values = clean_info(data)
@@ -267,13 +269,15 @@ def _county_actor(actor, doing):
 @with_actor
 def reject(session, actor, graduation_id, reason, expected_version=None):
     """驳回 a graduate back to 在校 (to change data or suspend); the row stays for the 驳回查询."""
+    if not str(graduation_id).strip().isdigit():
+        raise NotFound("记录不存在或不在您的管辖范围内")
+    g = scope.get(session, actor, Graduation, int(graduation_id))  # out of scope: 404 before anything else
     _county_actor(actor, "驳回毕业生")
     reason = (reason or "").strip()
     if not reason:
         raise DomainError("请填写驳回理由", field="reason")
-    g = scope.get(session, actor, Graduation, graduation_id)
-    if expected_version not in (None, "") and int(expected_version) != g.version:
-        raise DomainError("该记录已被他人修改，请刷新后重试")
+    from app.services.school_years import _check_version
+    _check_version(g, expected_version)
     if g.state != GraduationState.GRADUATED:
         raise DomainError("该毕业生已被驳回")
     student = g.student

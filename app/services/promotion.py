@@ -302,8 +302,10 @@ def promote_held(session, actor, run_id, school_id=None, now=None):
     if unit is None or actor_rank(actor) > 3:  # county and above
         raise PermissionDenied("只有县级及以上管理员可以补升级")
     promotion = session.get(PromotionRun, int(run_id)) if str(run_id).isdigit() else None
-    if promotion is None or promotion.state != PromotionState.DONE:
-        raise DomainError("该次升级不存在或已撤销")
+    if promotion is None:
+        raise NotFound("升级记录不存在")
+    if promotion.state != PromotionState.DONE:
+        raise DomainError("该次升级已撤销，不能补升级")
     now = now or clock.now()
     holds = session.scalars(select(PromotionHold).where(
         PromotionHold.run_id == promotion.id, PromotionHold.promoted_later_at.is_(None),

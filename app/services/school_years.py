@@ -154,8 +154,21 @@ def open_year(session, actor, data):
 
 
 def _check_version(row, expected_version):
-    if expected_version not in (None, "") and int(expected_version) != row.version:
+    if expected_version in (None, ""):
+        return
+    if not str(expected_version).strip().isdigit() or int(expected_version) != row.version:
         raise DomainError("该记录已被他人修改，请刷新后重试")
+
+
+def ids_of(values, what="学生"):
+    """Ids from a form/API list; anything that is not a number is refused (not silently skipped)."""
+    out = set()
+    for v in values or ():
+        text = str(v).strip()
+        if not text.isdigit():
+            raise DomainError(f"{what}编号“{text}”无效")
+        out.add(int(text))
+    return sorted(out)
 
 
 @with_actor
@@ -216,6 +229,8 @@ def _school_of(session, actor, school_id, doing):
         raise PermissionDenied(f"您不能{doing}")
     if school_id in (None, "") and unit.kind == OrgKind.SCHOOL:
         return unit
+    if school_id not in (None, "") and not str(school_id).strip().isdigit():
+        raise NotFound("请选择学校")
     school = scope.get(session, actor, OrgUnit, int(school_id)) if school_id not in (None, "") else None
     if school is None or school.kind != OrgKind.SCHOOL:
         raise NotFound("请选择学校")
@@ -261,10 +276,11 @@ def update_class(session, actor, class_id, data, expected_version=None):
     cls = scope.get(session, actor, SchoolClass, class_id)
     _school_of(session, actor, cls.school_id, "修改班级")
     _check_version(cls, expected_version)
-    teacher = (data.get("head_teacher") or "").strip()
-    if len(teacher) > 64:
-        raise DomainError("班主任姓名过长", field="head_teacher")
-    cls.head_teacher = teacher or None
+    if "head_teacher" in data:
+        teacher = (data.get("head_teacher") or "").strip()
+        if len(teacher) > 64:
+            raise DomainError("班主任姓名过长", field="head_teacher")
+        cls.head_teacher = teacher or None
     if data.get("class_no") not in (None, ""):
         no = _int(data["class_no"], "班号", "class_no", 1, MAX_CLASSES_PER_GRADE * 5)
         clash = session.scalar(select(SchoolClass.id).where(
@@ -307,7 +323,7 @@ def assign_students(session, actor, class_id, student_ids):
     school = _school_of(session, actor, cls.school_id, "分班")
     if not cls.active:
         raise DomainError(f"{cls}已毕业，不能再分入学生")
-    ids = sorted({int(i) for i in student_ids if str(i).strip().isdigit()})
+    ids = ids_of(student_ids)
     if not ids:
         raise DomainError("请选择学生")
     students = session.scalars(select(Student).where(Student.id.in_(ids), scope.clause(actor, Student))).all()

@@ -219,3 +219,16 @@ def test_a_graduate_admitted_elsewhere_cannot_be_rejected_and_gets_the_destinati
         db.session.rollback()
         db.session.expire_all()
         assert g.state == GraduationState.GRADUATED and a.status == StudentStatus.IN_SCHOOL and a.grade == "21"
+
+
+def test_malformed_ids_are_refused_not_skipped(app, world, frozen):
+    with app.app_context():
+        a = final(1)
+        with pytest.raises(DomainError, match="学生编号“abc”无效"):
+            graduation.graduate(db.session, acc(ME), student_ids=[a.id, "abc"])
+        db.session.rollback()
+        with pytest.raises(NotFound):
+            graduation.reject(db.session, acc("county_360102"), "x1", "理由")
+        db.session.rollback()
+        db.session.expire_all()
+        assert db.session.get(Student, a.id).status == StudentStatus.IN_SCHOOL
