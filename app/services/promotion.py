@@ -26,7 +26,7 @@ from app.models.student import Student, StudentHistory, StudentStatus
 from app.services import audit, clock, grades, scope
 from app.services.context import acting_as
 from app.services.errors import DomainError, NotFound, PermissionDenied
-from app.services.roles import RANK_PROVINCE, actor_rank
+from app.services.roles import RANK_COUNTY, RANK_PROVINCE, actor_rank
 
 
 def _run_scope(actor):
@@ -212,22 +212,28 @@ def _promote_classes(session, promotion):
 # ---------------------------------------------------------------- the schedule
 
 def due_year(session, now=None):
-    """The school year whose time point has come and that has never been promoted (a reverted run
-    is not repeated by the schedule: the province runs it again by hand). Only time points set
-    ahead of time count, so opening a past year never promotes by itself."""
+    """The school year whose time point has come and that has not been promoted at it (an undone
+    run is not repeated at the same time point: the province sets a new one or runs it by hand).
+    Only time points set ahead of time count, so opening a past year never promotes by itself."""
     now = now or clock.now()
-    ran = select(PromotionRun.id).where(PromotionRun.year_id == SchoolYear.id)
     return session.scalar(select(SchoolYear).where(
         SchoolYear.promotion_at.is_not(None), SchoolYear.promotion_at <= now,
-        SchoolYear.promotion_at > SchoolYear.created_at, ~exists(ran))
+        SchoolYear.promotion_at > SchoolYear.created_at, ~exists(_handled()))
         .order_by(SchoolYear.promotion_at.desc()))
+
+
+def _handled():
+    """A run that stands, or an undone one made at or after the year's current time point (so a new
+    time point set after an undo fires again; the undone one does not)."""
+    return select(PromotionRun.id).where(
+        PromotionRun.year_id == SchoolYear.id,
+        (PromotionRun.state == PromotionState.DONE) | (PromotionRun.ran_at >= SchoolYear.promotion_at))
 
 
 def next_time_point(session, now=None):
     now = now or clock.now()
-    ran = select(PromotionRun.id).where(PromotionRun.year_id == SchoolYear.id)
     return session.scalar(select(func.min(SchoolYear.promotion_at)).where(
-        SchoolYear.promotion_at > now, ~exists(ran)))
+        SchoolYear.promotion_at > now, ~exists(_handled())))
 
 
 def run_due(session, now=None):

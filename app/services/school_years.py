@@ -223,19 +223,23 @@ def _after_time_point_change(session):
 # ---------------------------------------------------------------- classes
 
 def _school_of(session, actor, school_id, doing):
-    """A school the actor manages: its own (school admin) or one in its subtree (county and up)."""
+    """The school whose classes are being changed: only its own 学籍管理员 keeps them (the guide:
+    学校建立班级); a school out of the actor's scope is not found, a superior may only look."""
     unit = getattr(actor, "org_unit", None)
     if unit is None:
         raise PermissionDenied(f"您不能{doing}")
     if school_id in (None, "") and unit.kind == OrgKind.SCHOOL:
-        return unit
-    if school_id not in (None, "") and not str(school_id).strip().isdigit():
-        raise NotFound("请选择学校")
-    school = scope.get(session, actor, OrgUnit, int(school_id)) if school_id not in (None, "") else None
-    if school is None or school.kind != OrgKind.SCHOOL:
-        raise NotFound("请选择学校")
+        school = unit
+    else:
+        if school_id in (None, "") or not str(school_id).strip().isdigit():
+            raise NotFound("请选择学校")
+        school = scope.get(session, actor, OrgUnit, int(school_id))
+        if school.kind != OrgKind.SCHOOL:
+            raise NotFound("请选择学校")
     if actor_rank(actor) > RANK_SCHOOL:
         raise PermissionDenied(f"只读账号不能{doing}")
+    if school.id != unit.id:
+        raise PermissionDenied(f"班级由学校自行设置，上级单位只能查看，不能{doing}")
     return school
 
 
@@ -306,12 +310,15 @@ def delete_class(session, actor, class_id):
 
 
 def class_counts(session, class_ids):
-    """{class_id: (students, boys, girls)} of students in school in these classes."""
+    """{class_id: (students, boys, girls)} of students in school in these classes (a student the 升级
+    held back stays linked to the class, which moved up, but is not counted in it)."""
     if not class_ids:
         return {}
     rows = session.execute(
         select(Student.class_id, func.count(), func.sum((Student.gender == "1").cast(Integer)))
-        .where(Student.class_id.in_(list(class_ids)), Student.status.in_(CLASS_STATUSES))
+        .join(SchoolClass, SchoolClass.id == Student.class_id)
+        .where(Student.class_id.in_(list(class_ids)), Student.status.in_(CLASS_STATUSES),
+               Student.grade == SchoolClass.grade)
         .group_by(Student.class_id)).all()
     return {cid: (n, int(boys or 0), n - int(boys or 0)) for cid, n, boys in rows}
 

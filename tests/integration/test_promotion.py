@@ -247,3 +247,33 @@ def test_the_cli_runs_what_is_due(app, school_year, frozen):
         assert out.exit_code == 0 and "升级 3 名学生" in out.output, out.output
         out = runner.invoke(args=["promote", "--year", "2026"])
         assert out.exit_code != 0 and "已经升级过" in out.output
+
+
+def test_after_an_undo_a_new_time_point_fires_again(app, school_year, frozen):
+    y = school_year
+    with app.app_context():
+        frozen.at(AFTER)
+        run = promotion.run_due(db.session)
+        db.session.commit()
+        sheng = acc("sheng_admin")
+        promotion.revert(db.session, sheng, run.id, "毕业还没办完")
+        db.session.commit()
+        assert promotion.run_due(db.session) is None and promotion.next_time_point(db.session) is None
+        school_years.update_year(db.session, sheng, y["year"].id, {"promotion_at": "2027-08-15 24:00"})
+        db.session.commit()
+        assert promotion.next_time_point(db.session) == DT(2027, 8, 16)
+        frozen.at(DT(2027, 8, 16, 0, 1))
+        again = promotion.run_due(db.session)
+        db.session.commit()
+        assert again is not None and again.id != run.id and grades_of(y["a"]) == ["12"]
+
+
+def test_a_held_student_is_not_counted_in_the_class_that_moved_up(app, school_year, frozen):
+    y = school_year
+    with app.app_context():
+        frozen.at(AFTER)
+        promotion.run_due(db.session)
+        db.session.commit()
+        f = db.session.get(Student, y["f"].id)  # held in grade 14 by the open request
+        cls = db.session.get(SchoolClass, f.class_id)
+        assert cls.grade == "15" and school_years.class_counts(db.session, [cls.id]) == {}
