@@ -21,6 +21,7 @@ from app.services.roles import RANK_COUNTY, RANK_SCHOOL, actor_rank
 
 CHUNK = 5000
 MAX_NAMES = 5
+DATE_HINT = "格式应为 年-月-日（如 2027-06-30）"
 
 
 def _graduation_scope(actor):
@@ -89,6 +90,8 @@ def _selection(session, school, student_ids, class_ids):
             raise NotFound("班级不存在或不属于本校")
         ids |= set(session.scalars(select(Student.id).where(
             Student.class_id.in_(class_ids), Student.status == StudentStatus.IN_SCHOOL)).all())
+    if not ids and class_ids:
+        raise DomainError("所选班级已没有在校学生（可能已办理毕业）")
     if not ids:
         raise DomainError("请选择要毕业的班级或学生")
     rows = []
@@ -125,7 +128,7 @@ def graduate(session, actor, student_ids=(), class_ids=(), graduated_on=None, to
     school = _school_actor(actor, "办理毕业")
     today = today or clock.today()
     calendars.check(session, "graduation", "毕业", school, today=today)
-    graduated_on = parse_date(graduated_on, "毕业日期", "graduated_on") if graduated_on else today
+    graduated_on = parse_date(graduated_on, "毕业日期" + DATE_HINT, "graduated_on") if graduated_on else today
     if graduated_on > today:
         raise DomainError("毕业日期不能晚于今天", field="graduated_on")
     rows = _selection(session, school, student_ids, class_ids)
@@ -193,7 +196,7 @@ def clean_info(data, today=None):
     today = today or clock.today()
     out = {}
     if "graduated_on" in data and data["graduated_on"] not in (None, ""):
-        day = parse_date(data["graduated_on"], "毕业日期", "graduated_on")
+        day = parse_date(data["graduated_on"], "毕业日期" + DATE_HINT, "graduated_on")
         if day > today:
             raise DomainError("毕业日期不能晚于今天", field="graduated_on")
         out["graduated_on"] = day

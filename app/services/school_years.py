@@ -21,6 +21,7 @@ from app.services.errors import DomainError, NotFound, PermissionDenied
 from app.services.roles import RANK_PROVINCE, RANK_SCHOOL, actor_rank
 
 MAX_CLASSES_PER_GRADE = 60
+DATE_HINT = "格式应为 年-月-日（如 2026-09-01）"
 CLASS_STATUSES = (StudentStatus.IN_SCHOOL, StudentStatus.SUSPENDED)
 
 
@@ -116,9 +117,9 @@ def time_point_label(when):
 
 
 def _clean_year(data, start_year):
-    starts_on = parse_date(data.get("starts_on"), "学年开始日期", "starts_on") if data.get("starts_on") else \
+    starts_on = parse_date(data.get("starts_on"), "学年开始日期" + DATE_HINT, "starts_on") if data.get("starts_on") else \
         datetime.date(start_year, 9, 1)
-    ends_on = parse_date(data.get("ends_on"), "学年结束日期", "ends_on") if data.get("ends_on") else \
+    ends_on = parse_date(data.get("ends_on"), "学年结束日期" + DATE_HINT, "ends_on") if data.get("ends_on") else \
         datetime.date(start_year + 1, 8, 31)
     if ends_on <= starts_on:
         raise DomainError("学年结束日期须晚于开始日期", field="ends_on")
@@ -195,8 +196,8 @@ def update_year(session, actor, year_id, data, expected_version=None):
 def update_term(session, actor, term_id, data):
     _province_actor(actor, "设置学年学期")
     term = scope.get(session, actor, SchoolTerm, term_id)
-    starts_on = parse_date(data.get("starts_on"), "学期开始日期", "starts_on")
-    ends_on = parse_date(data.get("ends_on"), "学期结束日期", "ends_on")
+    starts_on = parse_date(data.get("starts_on"), "学期开始日期" + DATE_HINT, "starts_on")
+    ends_on = parse_date(data.get("ends_on"), "学期结束日期" + DATE_HINT, "ends_on")
     if ends_on < starts_on:
         raise DomainError("学期结束日期须晚于开始日期", field="ends_on")
     if starts_on < term.year.starts_on or ends_on > term.year.ends_on:

@@ -60,6 +60,8 @@ def test_a_whole_class_graduates_by_selecting_the_class(app, world, frozen):
         n = graduation.graduate(db.session, acc(ME), class_ids=[a.class_id])
         db.session.commit()
         assert n == 2 and {g.class_id for g in db.session.scalars(select(Graduation))} == {a.class_id}
+        with pytest.raises(DomainError, match="所选班级已没有在校学生"):  # the double click
+            graduation.graduate(db.session, acc(ME), class_ids=[a.class_id])
 
 
 def test_a_non_final_grade_does_not_graduate_and_nothing_is_written(app, world, frozen):
