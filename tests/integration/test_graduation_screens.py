@@ -185,7 +185,7 @@ def test_a_double_submit_changes_nothing_the_second_time(app, as_user):
     r = client.post("/graduationview/graduate", data={"class_id": class_of(app, ids[0]), "graduated_on": DAY},
                     follow_redirects=True)
     page = html(r)
-    assert page.count("请选择要毕业的班级或学生") == 1 and graduations(app) == 2
+    assert page.count("所选班级已没有在校学生（可能已办理毕业）") == 1 and graduations(app) == 2
 
 
 def test_a_bad_graduation_date_is_refused(app, as_user):
