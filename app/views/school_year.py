@@ -161,7 +161,7 @@ class SchoolYearView(_View):
     def _status(self, year, standing, reverted, now):
         if standing is not None:
             how = _("定时") if standing.scheduled else _("手工")
-            return ("success", _("已升级"), _("%(time)s（%(how)s）", time=_when(standing.ran_at), how=how))
+            return ("success", _("已升级"), _("%(time)s（%(how)s执行）", time=_when(standing.ran_at), how=how))
         if year.promotion_at is not None and year.promotion_at > now:
             return ("info", _("待升级"), _("将于 %(time)s 自动升级", time=time_point(year.promotion_at)))
         if year.id in reverted:  # an undone promotion is not repeated at the same time point (promotion.due_year)

@@ -411,3 +411,32 @@ def test_problem_records_at_each_level(server, browser, shots):
     for officer in ("county_360102", "city_360100"):
         assert "合计" in seen[officer] and "待本单位仲裁" in seen[officer], seen[officer][:800]
     assert "发起检测" in seen["sheng_admin"] and "发起检测" not in seen["city_360100"]
+
+
+def test_school_year_screens_at_each_level(server, browser, shots):
+    """学年与毕业升级 as people meet it: the province's year with its time point, a school's classes and
+    graduation page, a county's year-end report; Chinese throughout, nothing of another county."""
+    pages = {}
+    for username, href, shot in (("sheng_admin", "/schoolyearview/list", "30-years-province"),
+                                 ("school_3601020001", "/classview/list", "31-classes-school"),
+                                 ("school_3601020001", "/graduationview/list", "32-graduation-school"),
+                                 ("county_360102", "/graduateview/list", "33-graduates-county"),
+                                 ("county_360102", "/yearendreportview/list", "34-report-county"),
+                                 ("sheng_admin", "/promotionview/list", "35-promotions-province")):
+        ctx, page = _login(browser, server, username)
+        try:
+            _open_menu(page, "学年与毕业升级", href)
+            body = page.inner_text("body")
+            shots(page, shot)
+            assert "Traceback" not in body and "Internal Server Error" not in body, body[:600]
+            assert not re.search(r"\b(List|Edit|Show|Search|Record|None)\b", body), (shot, body[:800])
+            pages[shot] = body
+        finally:
+            ctx.close()
+    years = pages["30-years-province"]
+    assert "2026-2027学年" in years and "秋季学期" in years and "8-10 24:00" in years, years[:800]
+    assert "1班" in pages["31-classes-school"] and "小学六年级" in pages["31-classes-school"]
+    assert "小学六年级" in pages["32-graduation-school"]
+    _assert_no_other_county(pages["33-graduates-county"], "毕业生查询")
+    _assert_no_other_county(pages["34-report-county"], "学年报告")
+    assert "下一次" in pages["35-promotions-province"] or "2027" in pages["35-promotions-province"]
