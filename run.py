@@ -32,6 +32,10 @@ def prepare(app):
             found = demo_movements.seed_problems(db.session)
             if found:
                 print(f"演示问题学籍 {found} 个（原系统迁入的重复、错误身份证号）已检测出", flush=True)
+            from app.services import demo_school_year
+            school_year = demo_school_year.seed(db.session)
+            if school_year:
+                print(demo_school_year.describe(school_year), flush=True)
             print_accounts(demo.sample_accounts(db.session))
         elif not empty and app.config["LOAD_DEMO"]:
             from app.services import demo
