@@ -538,7 +538,8 @@ def test_problem_changes_are_in_the_audit_trail(app):
         decide_by_county(prove(p, a))
         rows = db.session.scalars(select(AuditLog).where(AuditLog.entity == "problem_side",
                                                          AuditLog.entity_id == str(side_of(p, a).id),
-                                                         AuditLog.field == "treatment")).all()
+                                                         AuditLog.field == "treatment")
+                                    .order_by(AuditLog.id)).all()
         assert [(r.old_value, r.new_value) for r in rows] == [("none", "proving"), ("proving", "proved")]
         assert rows[0].actor_name == "school_3601020001" and rows[1].actor_name == "county_360102"
         assert rows[0].org_path == a.school.path
