@@ -14,7 +14,7 @@ import datetime
 import time
 
 from flask import current_app
-from sqlalchemy import (DateTime, Integer, String, and_, case, cast, exists, func, insert, literal, select,
+from sqlalchemy import (DateTime, Integer, String, and_, case, cast, exists, func, insert, literal, select, text,
                         update)
 from sqlalchemy.exc import IntegrityError
 
@@ -166,6 +166,10 @@ def _record_holds(session, promotion):
         session.execute(insert(PromotionHold).from_select(cols, select(
             run_id, Student.id, Student.school_id, OrgUnit.path, Student.grade, literal(reason.value, String),
             req if req is not None else literal(None, Integer)).where(_graded_students(), where)))
+    if session.get_bind().dialect.name == "postgresql":
+        # Fresh statistics, or the planner believes the run has ~no holds and picks a nested-loop anti
+        # join for the students UPDATE (> 10 minutes at 1M students in the second year: bench_school_year).
+        session.execute(text("ANALYZE promotion_hold"))
     # (INSERT … SELECT reports no row count through every driver: count what is there)
     return session.scalar(select(func.count()).select_from(PromotionHold).where(PromotionHold.run_id == promotion.id))
 
@@ -268,23 +272,24 @@ def revert(session, actor, run_id, reason, now=None):
         Student.created_at >= promotion.ran_at))
     if newcomers:
         raise DomainError(f"升级后已有 {newcomers} 名一年级新生注册或入学，撤销会让两届学生同在一年级，不能撤销")
-    text = f"撤销{promotion}：{reason}"
-    with acting_as(actor, reason=text):
-        moved = select(Student.id).where(Student.promotion_run_id == promotion.id)
-        back = session.execute(
-            update(Student).where(Student.promotion_run_id == promotion.id,
-                                  Student.status.in_((StudentStatus.IN_SCHOOL, StudentStatus.SUSPENDED)))
-            .values(grade=_down(Student.grade), version=Student.version + 1, updated_at=now),
-            execution_options={"synchronize_session": False}).rowcount
-        session.execute(update(StudentHistory).where(StudentHistory.student_id.in_(moved),
+    why = f"撤销{promotion}：{reason}"
+    with acting_as(actor, reason=why):
+        # History first (the spans read the grade it goes back to), then one UPDATE of the students.
+        going_back = and_(Student.promotion_run_id == promotion.id,
+                          Student.status.in_((StudentStatus.IN_SCHOOL, StudentStatus.SUSPENDED)))
+        session.execute(update(StudentHistory).where(StudentHistory.student_id.in_(select(Student.id).where(going_back)),
                                                      StudentHistory.valid_to.is_(None)).values(valid_to=now),
                         execution_options={"synchronize_session": False})
         session.execute(insert(StudentHistory).from_select(
             ["student_id", "school_id", "grade", "class_name", "status", "valid_from", "reason"],
-            select(Student.id, Student.school_id, Student.grade, Student.class_name, Student.status,
-                   literal(now, DateTime), literal(text[:255], String)).where(Student.promotion_run_id == promotion.id)))
+            select(Student.id, Student.school_id, _down(Student.grade), Student.class_name, Student.status,
+                   literal(now, DateTime), literal(why[:255], String)).where(going_back)))
+        back = session.execute(
+            update(Student).where(going_back)
+            .values(grade=_down(Student.grade), promotion_run_id=None, version=Student.version + 1, updated_at=now),
+            execution_options={"synchronize_session": False}).rowcount
         session.execute(update(Student).where(Student.promotion_run_id == promotion.id).values(promotion_run_id=None),
-                        execution_options={"synchronize_session": False})
+                        execution_options={"synchronize_session": False})  # those who left since: stamp only
         session.execute(update(SchoolClass).where(SchoolClass.promotion_run_id == promotion.id,
                                                   SchoolClass.active.is_(True))
                         .values(grade=_down(SchoolClass.grade), promotion_run_id=None),
@@ -296,7 +301,7 @@ def revert(session, actor, run_id, reason, now=None):
         promotion.state, promotion.reverted_at, promotion.reverted_by_id = PromotionState.REVERTED, now, actor.id
         promotion.reverted_reason = reason
         root = _root(session)
-        audit.record_bulk(session, "student", back, root.path if root else "/", text, actor=actor)
+        audit.record_bulk(session, "student", back, root.path if root else "/", why, actor=actor)
         session.flush()
     session.expire_all()
     return promotion, back
