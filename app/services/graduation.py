@@ -215,16 +215,6 @@ def clean_info(data, today=None):
     return out
 
 
-def _own_graduation(session, actor, graduation_id, doing):
-    school = _school_actor(actor, doing)
-    g = scope.get(session, actor, Graduation, graduation_id)
-    if g.school_id != school.id:
-        raise NotFound("记录不存在或不在您的管辖范围内")
-    if g.state != GraduationState.GRADUATED:
-        raise DomainError(f"{g.student.name} 的毕业已被驳回，不能维护毕业信息")
-    return g
-
-
 @with_actor
 def update_info(session, actor, graduation_ids, data, expected_version=None):
     """毕业信息管理: the same values for one or many graduates of the school."""
@@ -235,7 +225,13 @@ def update_info(session, actor, graduation_ids, data, expected_version=None):
     values = clean_info(data)
     if not values:
         raise DomainError("请填写要修改的毕业信息")
-    rows = [_own_graduation(session, actor, i, "维护毕业信息") for i in ids]
+    school = _school_actor(actor, "维护毕业信息")
+    rows = session.scalars(select(Graduation).where(Graduation.id.in_(ids), scope.clause(actor, Graduation))).all()
+    if len(rows) != len(ids) or any(g.school_id != school.id for g in rows):
+        raise NotFound("记录不存在或不在您的管辖范围内")
+    rejected = [g for g in rows if g.state != GraduationState.GRADUATED]
+    if rejected:
+        raise DomainError(f"{rejected[0].student.name} 的毕业已被驳回，不能维护毕业信息")
     if expected_version not in (None, "") and len(rows) == 1 and rows[0].version != int(expected_version):
         raise DomainError("该记录已被他人修改，请刷新后重试")
     for g in rows:

@@ -105,6 +105,15 @@ def parse_time_point(value, field="promotion_at"):
     return base + datetime.timedelta(hours=h, minutes=mi)
 
 
+def time_point_text(when):
+    """The form's way of writing it, which parse_time_point reads back: "2027-08-10 24:00"."""
+    if when is None:
+        return ""
+    if when.hour == 0 and when.minute == 0:
+        return f"{when - datetime.timedelta(days=1):%Y-%m-%d} 24:00"
+    return f"{when:%Y-%m-%d %H:%M}"
+
+
 def time_point_label(when):
     """As the guide writes it: midnight is the end of the previous day ("2027年8月10日24时")."""
     if when is None:

@@ -26,7 +26,6 @@ URLs
   /yearendreportview/list/?year=&county=  学年报告 in scope                                 can_list
   /yearendreportview/download?year=&county=  the same table as .xlsx                        can_list
 """
-import datetime
 import io
 import math
 import re
@@ -85,13 +84,7 @@ def _is_county_or_up(actor):
     return unit is not None and unit.kind != OrgKind.SCHOOL and actor_rank(actor) <= RANK_COUNTY
 
 
-def time_point(value):
-    """A 升级时点 as officers write it: midnight is the end of the previous day (8月10日24时)."""
-    if value is None:
-        return ""
-    if value.hour == 0 and value.minute == 0:
-        return f"{value - datetime.timedelta(days=1):%Y-%m-%d} 24:00"
-    return f"{value:%Y-%m-%d %H:%M}"
+time_point = school_years.time_point_text  # "2027-08-10 24:00", as the form takes it
 
 
 def _date(value):
@@ -537,7 +530,8 @@ class PromotionView(_View):
         standing = promotion.standing_run(db.session, year)
         now = clock.now()
         counts = dict(db.session.execute(select(Student.status, func.count()).where(
-            Student.status.in_(school_years.CLASS_STATUSES)).group_by(Student.status)).all())
+            Student.status.in_(school_years.CLASS_STATUSES), scope.clause(actor, Student))
+            .group_by(Student.status)).all())
         return self.render_template(
             "school_year/run_confirm.html", title=_("立即升级：%(year)s", year=year.name), year=year,
             standing=standing, time=time_point(year.promotion_at),

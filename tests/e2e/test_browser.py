@@ -439,4 +439,4 @@ def test_school_year_screens_at_each_level(server, browser, shots):
     assert "小学六年级" in pages["32-graduation-school"]
     _assert_no_other_county(pages["33-graduates-county"], "毕业生查询")
     _assert_no_other_county(pages["34-report-county"], "学年报告")
-    assert "下一次" in pages["35-promotions-province"] or "2027" in pages["35-promotions-province"]
+    assert "下一次自动升级：2027-08-10 24:00" in pages["35-promotions-province"], pages["35-promotions-province"][:800]
