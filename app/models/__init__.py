@@ -9,3 +9,5 @@ from app.models.process import BusinessWindow, DepartureTrace, ProcessSetting, W
 from app.models.problems import ProblemKind, ProblemRecord, ProblemSide, ProblemState, Treatment  # noqa: F401
 from app.models.school_year import (Graduation, GraduationState, HoldReason, PromotionHold, PromotionRun,  # noqa: F401
                                     PromotionState, SchoolClass, SchoolTerm, SchoolYear, TermKind)
+from app.models.admission import (Admission, AdmissionKind, AdmissionListRow, AdmissionState, ClaimState,  # noqa: F401
+                                  DuplicateAdmission, DuplicateState, EnrollmentPlan)

@@ -90,6 +90,7 @@ class SchoolClass(db.Model):
     grade: Mapped[str] = mapped_column(String(2), nullable=False)
     class_no: Mapped[int] = mapped_column(Integer, nullable=False)
     head_teacher: Mapped[str | None] = mapped_column(String(64))
+    capacity: Mapped[int | None] = mapped_column(Integer)  # 额定人数: 分班 never puts more students in
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     promotion_run_id: Mapped[int | None] = mapped_column(Integer)  # the run that last moved it up
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime, nullable=False, default=datetime.datetime.now)
