@@ -30,7 +30,8 @@ def _secret_key(instance_dir):
 
 MENUS_ALL = ("^(Org|Admin|OrgUnits|Regions|Accounts|AuditLog|MyJobs|Registry|Approvals|Students|Lookup"
              "|MyRequests|Inbox|OpenRequests|Departures|Settings|Calendars|ProcessSettings|Problems|NearDuplicates"
-             "|SchoolYear|SchoolYears|Classes|Graduation|Graduates|RejectedGraduates|Promotions|YearEndReport)$")
+             "|SchoolYear|SchoolYears|Classes|Graduation|Graduates|RejectedGraduates|Promotions|YearEndReport"
+             "|Admission|Plans|AdmissionList|Admissions|DuplicateAdmissions|AdmissionExport)$")
 MENUS_OFFICERS = MENUS_ALL.replace("|MyRequests", "")  # 我的申请 is the initiating school's screen
 MENUS_UPPER = MENUS_OFFICERS.replace("|Lookup", "")  # province/city search the registry itself instead
 # 学籍异动 configuration (业务日历, 业务设置): defined by province, city and county administrators.
@@ -44,6 +45,11 @@ PROBLEM_VIEWS = "^(ProblemView|ProblemApi|NearDuplicateView)$"
 SCHOOL_YEAR_VIEWS = ("^(SchoolYearView|ClassView|PromotionView|YearEndReportView|GraduationView|GraduateView"
                      "|RejectedGraduateView|SchoolYearApi)$")
 SCHOOL_YEAR_MENUS = "|SchoolYear|SchoolYears|Classes|Graduation|Graduates|RejectedGraduates|Promotions|YearEndReport"
+# 招生入学 (issue 9): plans, the unified list, admissions and their approvals, duplicates, 分班, the export.
+ADMISSION_VIEWS = ("^(PlanView|AdmissionListView|AdmissionView|SelfAdmissionView|ArchiveAdmissionView"
+                   "|DuplicateAdmissionView|ClassAssignmentView|AdmissionExportView|AdmissionApi)$")
+ADMISSION_MENUS = ("|Admission|Plans|AdmissionList|Admissions|SelfAdmission|ArchiveAdmission|DuplicateAdmissions"
+                   "|ClassAssignment|AdmissionExport")
 ADMIN_VIEWS = "^(OrgUnitView|OrgUnitApi|AccountView|AuditLogView|AuditLogApi|JobView|RegionView|RegionApi|HomeView)$"
 READ_VIEWS = "^(StudentView|StudentApi)$"
 READ_PERMS = "^can_(list|show|get|info|export_workbook|search|history)$"  # history: a student's 异动 history
@@ -130,6 +136,7 @@ class Config:
             [MOVEMENT_READ, READ_PERMS],
             [PROBLEM_VIEWS, ".*"],
             [SCHOOL_YEAR_VIEWS, ".*"],
+            [ADMISSION_VIEWS, ".*"],
             [MENUS_UPPER, "menu_access"],
         ],
         "市级管理员": [
@@ -140,6 +147,7 @@ class Config:
             [MOVEMENT_READ, READ_PERMS],
             [PROBLEM_VIEWS, ".*"],
             [SCHOOL_YEAR_VIEWS, ".*"],
+            [ADMISSION_VIEWS, ".*"],
             [MENUS_UPPER, "menu_access"],
         ],
         "县级管理员": [
@@ -151,6 +159,7 @@ class Config:
             [MOVEMENT_READ, READ_PERMS],
             [PROBLEM_VIEWS, ".*"],
             [SCHOOL_YEAR_VIEWS, ".*"],
+            [ADMISSION_VIEWS, ".*"],
             [MENUS_OFFICERS, "menu_access"],
         ],
         "学校学籍管理员": [
@@ -161,9 +170,10 @@ class Config:
             ["^(TransferInView|ProvinceTransferInView|DepartureView|TransferApi|InboxView|ProblemView|ProblemApi)$", ".*"],
             ["^(CalendarView|CalendarApi|ProcessSettingView|ProcessSettingApi)$", READ_PERMS],
             [SCHOOL_YEAR_VIEWS, ".*"],
+            [ADMISSION_VIEWS, ".*"],
             ["^(Org|Admin|OrgUnits|Regions|Accounts|MyJobs|Registry|Students|Lookup|MyRequests|Imports"
              "|TransferIn|ProvinceTransferIn|Departures|Approvals|Inbox|Settings|Calendars|Problems"
-             + SCHOOL_YEAR_MENUS + ")$", "menu_access"],
+             + SCHOOL_YEAR_MENUS + ADMISSION_MENUS + ")$", "menu_access"],
         ],
         "只读查询员": [
             ["^(OrgUnitView|OrgUnitApi|AuditLogView|AuditLogApi|RegionView|RegionApi)$", READ_PERMS],
@@ -171,9 +181,10 @@ class Config:
             [MOVEMENT_READ, READ_PERMS],
             ["^(ProblemView|ProblemApi)$", READ_PERMS],
             [SCHOOL_YEAR_VIEWS, READ_PERMS],
+            [ADMISSION_VIEWS, READ_PERMS],
             ["^(JobView|HomeView)$", ".*"],
             ["^(Org|Admin|OrgUnits|Regions|AuditLog|MyJobs|Registry|Students|Problems"
-             + SCHOOL_YEAR_MENUS + ")$", "menu_access"],
+             + SCHOOL_YEAR_MENUS + ADMISSION_MENUS + ")$", "menu_access"],
         ],
     }
 

@@ -26,6 +26,7 @@ def create_app(config=None):
     from app.services import calendars, status_changes, transfers  # noqa: F401  学籍异动 types, calendars
     from app.services import problems  # noqa: F401  问题学籍 request types, scoping, the end hook
     from app.services import graduation, promotion, school_years  # noqa: F401  学年学期, 毕业, 升级 scoping
+    from app.services import admissions  # noqa: F401  招生入学 request types and scoping
 
     db.init_app(app)
     _tune_sqlite(app, db)

@@ -36,6 +36,10 @@ class RequestType:
     window: str | None = None              # business calendar key (processes that may only start in a window)
     describe: Callable = None              # describe(request) -> [(field label, before, after)]
     two_sided: bool = False                # a transfer: a "no" against the other side's "yes" goes to arbitration
+    # Several may be open for one student at once (admissions by several schools are detected as 重复招生,
+    # not prevented), yet while one is open the student takes no other request (问题学籍 are locked).
+    shared_lock: bool = False
+    guard: Callable = None                 # guard(session, actor, request) raises when it may not be approved now
 
 
 @dataclass
@@ -79,14 +83,22 @@ def _spec(type_name):
     return spec
 
 
-def open_locking_request(session, student_id):
+def _shared_lock_types():
+    return [name for name, spec in REQUEST_TYPES.items() if spec.shared_lock]
+
+
+def open_locking_request(session, student_id, include_shared=True):
+    locking = Request.locks_student.is_(True)
+    shared = _shared_lock_types()
+    if include_shared and shared:
+        locking = locking | Request.type.in_(shared)
     return session.scalar(select(Request).where(
-        Request.student_id == student_id, Request.state == RequestState.PENDING, Request.locks_student.is_(True)))
+        Request.student_id == student_id, Request.state == RequestState.PENDING, locking).order_by(Request.id))
 
 
-def ensure_unlocked(session, student, doing="办理此项业务"):
+def ensure_unlocked(session, student, doing="办理此项业务", include_shared=True):
     """The lock check other processes (graduation, promotion, transfers) call before acting."""
-    open_req = open_locking_request(session, student.id)
+    open_req = open_locking_request(session, student.id, include_shared)
     if open_req is not None:
         raise DomainError(f"学生 {student.name} 有尚未办结的“{open_req.type_label}”（申请号 {open_req.id}），"
                           f"不能{doing}；请先办结或撤销该申请")
@@ -102,8 +114,8 @@ def start(session, actor, type_name, *, school, student=None, payload=None, reas
         raise NotFound("记录不存在或不在您的管辖范围内")
     if spec.window and window_check is not None:
         window_check(session, spec.window, spec.label, school)
-    if student is not None and spec.locks:
-        ensure_unlocked(session, student, doing=f"发起“{spec.label}”")
+    if student is not None and (spec.locks or spec.shared_lock):
+        ensure_unlocked(session, student, doing=f"发起“{spec.label}”", include_shared=not spec.shared_lock)
     req = Request(type=type_name, state=RequestState.PENDING, school=school, school_id=school.id,
                   student=student, student_id=student.id if student is not None else None,
                   initiator_id=actor.id, locks_student=spec.locks and student is not None,
@@ -188,6 +200,8 @@ def approve(session, actor, request_id, comment=None, expected_version=None):
     if arbitration and not comment:
         raise DomainError("仲裁须填写裁决理由", field="comment")
     spec = _spec(req.type)
+    if spec.guard:
+        spec.guard(session, actor, req)
     _claim(session, req, expected_version if expected_version is not None else req.version)
     with _deciding(actor, req, spec, "仲裁：支持申请" if arbitration else "同意", comment):
         now = datetime.datetime.now()
@@ -296,6 +310,29 @@ def _to_arbitration(session, req, rejected_step, counterpart, now):
                               role=StepRole.ARBITRATE, decision=StepDecision.PENDING, arrived_at=now)
     req.steps.append(arbitration)
     req.current_step = arbitration.seq
+
+
+def conclude(session, actor, req, approved, outcome):
+    """The process the request belongs to decided it (重复招生仲裁: the winning admission stands, the
+    others do not): its open steps become moot and its approve / reject effects run, exactly once."""
+    if req.state != RequestState.PENDING:
+        raise DomainError(f"{req.type_label}（申请号 {req.id}）{req.state.label}，不能再处理")
+    _claim(session, req, req.version)
+    spec = _spec(req.type)
+    now = datetime.datetime.now()
+    with acting_as(actor, reason=f"{spec.label}（申请号 {req.id}）{outcome}"):
+        for s in req.steps:
+            if s.decision in (StepDecision.PENDING, StepDecision.WAITING):
+                s.decision = StepDecision.SKIPPED
+        req.state = RequestState.APPROVED if approved else RequestState.REJECTED
+        req.decided_at, req.outcome = now, outcome
+        session.flush()
+        effect = spec.on_approve if approved else spec.on_reject
+        if effect:
+            effect(session, actor, req)
+    _ended(session, actor, req)
+    session.flush()
+    return req
 
 
 @with_actor

@@ -296,6 +296,22 @@ def start_province_transfer_in(session, actor, data, guardians, *, from_province
     """跨省转入: the record of a student from another province arrives by its 学籍号, with the
     data entered here; the county approves, then the province confirms with the other province."""
     to = students._school_actor(actor, "发起跨省转入")
+    payload, warnings, key = arriving_record(session, actor, to, data, guardians, from_province=from_province,
+                                             from_school=from_school, xueji_no=xueji_no, attachments=attachments)
+    _check_target(to, payload["grade"])
+    code, note = _reason(reason_code, note)
+    payload.update({"reason_code": code, "note": note})
+    req = requests.start(session, actor, PROVINCE_IN, school=to, payload=payload, reason=_reason_text(code, note),
+                         subject_key=key)
+    for a in attachments:
+        a.request_id = req.id
+    session.flush()
+    return req, warnings
+
+
+def arriving_record(session, actor, to, data, guardians, *, from_province, from_school, xueji_no, attachments=()):
+    """A record arriving from another province (跨省转入, 跨省招生的调取新生档案), checked now and
+    written on approval: (payload, warnings, subject key of the open request)."""
     region = _other_province(session, actor, from_province)
     from_school = (from_school or "").strip()
     if not from_school:
@@ -322,30 +338,28 @@ def start_province_transfer_in(session, actor, data, guardians, *, from_province
         raise DomainError("本省已有该学籍号的学籍，请通过全省学籍查询核实后办理省内转学", field="xueji_no")
     if not clean.get("id_number") and not any(a.kind == students.NO_ID_PROOF for a in attachments):
         raise DomainError("没有身份证件号的学生须上传无身份证号证明", field="attachments")
-    _check_target(to, clean.get("grade"))
-    code, note = _reason(reason_code, note)
     payload = {"record": _json_safe(clean), "guardians": guardian_rows, "xueji_no": number,
                "from_province": region.code, "from_province_name": region.name, "from_school": from_school,
                "to_school_id": to.id, "to_school": to.name, "grade": clean.get("grade"),
-               "class_name": clean.get("class_name"), "reason_code": code, "note": note}
-    req = requests.start(session, actor, PROVINCE_IN, school=to, payload=payload, reason=_reason_text(code, note),
-                         subject_key=subject_key(clean.get("id_number"), number))
-    for a in attachments:
-        a.request_id = req.id
-    session.flush()
-    return req, warnings
+               "class_name": clean.get("class_name")}
+    return payload, warnings, subject_key(clean.get("id_number"), number)
 
 
 def _execute_province_in(session, actor, req):
     p = req.payload
-    to = session.get(OrgUnit, p["to_school_id"])
+    _check_target(session.get(OrgUnit, p["to_school_id"]), p["grade"])
+    arrive_record(session, req, session.get(OrgUnit, p["to_school_id"]),
+                  f"跨省转入：自{p['from_province_name']} {p['from_school']}")
+
+
+def arrive_record(session, req, to, reason):
+    """Write the arriving record of `req` (see arriving_record) into school `to`; returns the student."""
+    p = req.payload
     record = dict(p["record"])
     if record.get("birth_date"):
         record["birth_date"] = datetime.date.fromisoformat(record["birth_date"])
     if record.get("id_number"):
         students._refuse_second_record(session, record["id_number"])
-    _check_target(to, p["grade"])
-    reason = f"跨省转入：自{p['from_province_name']} {p['from_school']}"
     returning = session.scalar(select(Student).where(Student.xueji_no == p["xueji_no"],
                                                      Student.status == StudentStatus.TRANSFERRED_OUT))
     if returning is not None:
@@ -371,8 +385,9 @@ def _execute_province_in(session, actor, req):
                                           status=StudentStatus.IN_SCHOOL.value, request_id=req.id, reason=reason[:255])]
     req.student, req.student_id = student, student.id
     for att in session.scalars(select(Attachment).where(Attachment.request_id == req.id)):
-        att.student_id = student.id
+        att.student_id, att.org_path = student.id, to.path
     session.flush()
+    return student
 
 
 # ---------------------------------------------------------------- 跨省转出
