@@ -280,6 +280,11 @@ def reject(session, actor, graduation_id, reason, expected_version=None):
     if g.state != GraduationState.GRADUATED:
         raise DomainError("该毕业生已被驳回")
     student = g.student
+    from app.services.admissions import graduate_pending_admission
+    pending = graduate_pending_admission(session, student.id)
+    if pending is not None:
+        raise DomainError(f"{student.name} 正在办理招生录取（{pending.school.name}，待核办），不能驳回；"
+                          f"请待录取办结或由录取学校撤销后再驳回")
     if student.school_id != g.school_id or student.status != StudentStatus.GRADUATED:
         where = student.school.name if student.school is not None else "其他学校"
         raise DomainError(f"{student.name} 已被 {where} 录取或学籍已变动（{student.status.label}），不能驳回")

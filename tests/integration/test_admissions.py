@@ -481,3 +481,21 @@ def test_scope_a_county_never_sees_another_countys_admissions(app, world, season
             admissions.withdraw(db.session, acc("school_3601030002"), adm.id, "x")
         with pytest.raises(NotFound):
             admissions.admission_of(db.session, acc("county_360402"), adm.id)
+
+
+def test_a_graduate_with_a_pending_admission_cannot_be_rejected_by_the_county(app, world, season):
+    with app.app_context():
+        open_years()
+        a = graduate(1)
+        season.admission()
+        plan(EAST, 5)
+        adm = self_admit(a)
+        g = db.session.scalar(select(Graduation).where(Graduation.student_id == a.id))
+        with pytest.raises(DomainError, match="正在办理招生录取"):
+            graduation.reject(db.session, acc("county_360102"), g.id, "需修改姓名")
+        db.session.rollback()
+        admissions.withdraw(db.session, acc("school_3601020002"), adm.id, "误录")
+        db.session.commit()
+        graduation.reject(db.session, acc("county_360102"), g.id, "需修改姓名")
+        db.session.commit()
+        assert db.session.get(Student, a.id).status == StudentStatus.IN_SCHOOL
