@@ -21,6 +21,7 @@ from app.services.errors import DomainError, NotFound, PermissionDenied
 from app.services.roles import RANK_PROVINCE, RANK_SCHOOL, actor_rank
 
 MAX_CLASSES_PER_GRADE = 60
+MAX_CAPACITY = 80  # 额定人数 of a class
 DATE_HINT = "格式应为 年-月-日（如 2026-09-01）"
 CLASS_STATUSES = (StudentStatus.IN_SCHOOL, StudentStatus.SUSPENDED)
 
@@ -265,12 +266,13 @@ def _check_grade(school, grade):
 
 
 @with_actor
-def create_classes(session, actor, school_id, grade, count=1, head_teachers=(), cohort_year=None):
+def create_classes(session, actor, school_id, grade, count=1, head_teachers=(), cohort_year=None, capacity=None):
     """Add `count` classes to a grade, numbered after the ones it has (建班, e.g. the new grade 1)."""
     school = _school_of(session, actor, school_id, "设置班级")
     grade = str(grade or "").strip()
     _check_grade(school, grade)
     count = _int(count, "班级数", "count", 1, MAX_CLASSES_PER_GRADE)
+    capacity = _capacity(capacity)
     cohort = cohort_year or cohort_year_of(grade)
     taken = session.scalar(select(func.max(SchoolClass.class_no)).where(
         SchoolClass.school_id == school.id, SchoolClass.stage == grade[0], SchoolClass.cohort_year == cohort)) or 0
@@ -278,7 +280,8 @@ def create_classes(session, actor, school_id, grade, count=1, head_teachers=(), 
         raise DomainError(f"一个年级最多 {MAX_CLASSES_PER_GRADE} 个班", field="count")
     teachers = [(t or "").strip() or None for t in head_teachers]
     made = [SchoolClass(school_id=school.id, school=school, stage=grade[0], cohort_year=cohort, grade=grade,
-                        class_no=taken + i + 1, head_teacher=teachers[i] if i < len(teachers) else None)
+                        class_no=taken + i + 1, head_teacher=teachers[i] if i < len(teachers) else None,
+                        capacity=capacity)
             for i in range(count)]
     session.add_all(made)
     session.flush()
@@ -295,6 +298,12 @@ def update_class(session, actor, class_id, data, expected_version=None):
         if len(teacher) > 64:
             raise DomainError("班主任姓名过长", field="head_teacher")
         cls.head_teacher = teacher or None
+    if "capacity" in data:
+        capacity = _capacity(data.get("capacity"))
+        have = class_counts(session, [cls.id]).get(cls.id, (0,))[0]
+        if capacity is not None and capacity < have:
+            raise DomainError(f"{cls.name}已有 {have} 人，额定人数不能少于现有人数", field="capacity")
+        cls.capacity = capacity
     if data.get("class_no") not in (None, ""):
         no = _int(data["class_no"], "班号", "class_no", 1, MAX_CLASSES_PER_GRADE * 5)
         clash = session.scalar(select(SchoolClass.id).where(
@@ -307,6 +316,22 @@ def update_class(session, actor, class_id, data, expected_version=None):
             session.execute(update(Student).where(Student.class_id == cls.id).values(class_name=cls.name))
     session.flush()
     return cls
+
+
+def _capacity(value):
+    """额定人数: blank means no limit."""
+    if value in (None, "") or (isinstance(value, str) and not value.strip()):
+        return None
+    return _int(value, "额定人数", "capacity", 1, MAX_CAPACITY)
+
+
+def check_capacity(session, cls, adding):
+    """分班 never puts more students in a class than its 额定人数."""
+    if cls.capacity is None or adding <= 0:
+        return
+    have = class_counts(session, [cls.id]).get(cls.id, (0,))[0]
+    if have + adding > cls.capacity:
+        raise DomainError(f"{cls.name}额定 {cls.capacity} 人，已有 {have} 人，不能再分入 {adding} 人")
 
 
 @with_actor
@@ -353,6 +378,14 @@ def assign_students(session, actor, class_id, student_ids):
             raise DomainError(f"{s.name} 在{grades.grade_label(s.grade)}，不能分入{cls}")
         if s.status not in CLASS_STATUSES:
             raise DomainError(f"{s.name} 的学籍状态为{s.status.label}，不能分班")
+    from app.services.admissions import placement_blockers
+    blocked = placement_blockers(session, [s.id for s in students])
+    if blocked:
+        first = next(s for s in students if s.id in blocked)
+        more = f"等 {len(blocked)} 名学生" if len(blocked) > 1 else ""
+        raise DomainError(f"{first.name}{more}：{blocked[first.id]}")
+    session.execute(select(SchoolClass.id).where(SchoolClass.id == cls.id).with_for_update())  # one 分班 at a time
+    check_capacity(session, cls, sum(1 for s in students if s.class_id != cls.id))
     from app.services.students import _close_history
     for s in students:
         if s.class_id != cls.id:
