@@ -754,6 +754,17 @@ def placement_blockers(session, student_ids):
 
 # ---------------------------------------------------------------- 统一招生名单
 
+def _school_by_code(session, code):
+    """Schools by 学校标识码, remembered for the session (an import checks thousands of rows)."""
+    cache = session.info.setdefault("admission_school_by_code", {})
+    if code not in cache:
+        school = session.scalar(select(OrgUnit).where(OrgUnit.kind == OrgKind.SCHOOL, OrgUnit.school_code == code))
+        if school is None:
+            return None
+        cache[code] = school
+    return cache[code]
+
+
 def list_row_values(session, actor, values, year=None):
     """One row of the county's admission result, checked against the registry; returns the values
     to store. Used by the workbook spec and the manual form alike."""
@@ -761,8 +772,7 @@ def list_row_values(session, actor, values, year=None):
     year = year or admission_year(session)
     student = find_graduate(session, values.get("number"), values.get("name"))
     from_code = str(values.get("from_code") or "").strip()
-    frm = session.scalar(select(OrgUnit).where(OrgUnit.kind == OrgKind.SCHOOL, OrgUnit.school_code == from_code)) \
-        if from_code else None
+    frm = _school_by_code(session, from_code) if from_code else None
     if frm is None:
         raise DomainError("毕业学校标识码不存在", field="from_code")
     if not frm.path.startswith(county.path):
@@ -776,8 +786,7 @@ def list_row_values(session, actor, values, year=None):
     if g is None or student.status != StudentStatus.GRADUATED or g.school_id != frm.id:
         raise DomainError(f"{student.name} 不是{frm.name}的毕业生（学籍状态：{student.status.label}）", field="number")
     to_code = str(values.get("to_code") or "").strip()
-    to = session.scalar(select(OrgUnit).where(OrgUnit.kind == OrgKind.SCHOOL, OrgUnit.school_code == to_code)) \
-        if to_code else None
+    to = _school_by_code(session, to_code) if to_code else None
     if to is None or not to.path.startswith(county.path):
         raise DomainError("录取学校标识码不是本县（区）的学校", field="to_code")
     if plan_of(session, year, to, grade) is None:
@@ -801,13 +810,22 @@ def save_list_rows(session, actor, rows):
     school unless already admitted there or elsewhere (re-uploading a file changes nothing).
     Returns (added, changed, unchanged)."""
     county = _county_actor(actor, "导入招生结果")
+    rows = list(rows)
+    stored = {}
+    for year_id in {v["year_id"] for v in rows}:
+        ids = [v["student_id"] for v in rows if v["year_id"] == year_id]
+        for i in range(0, len(ids), 5000):  # one query per 5,000 rows, not one per row
+            for r in session.scalars(select(AdmissionListRow).where(
+                    AdmissionListRow.year_id == year_id, AdmissionListRow.county_id == county.id,
+                    AdmissionListRow.student_id.in_(ids[i:i + 5000]))):
+                stored[(year_id, r.student_id)] = r
     added = changed = unchanged = 0
     for values in rows:
-        existing = session.scalar(select(AdmissionListRow).where(
-            AdmissionListRow.year_id == values["year_id"], AdmissionListRow.county_id == county.id,
-            AdmissionListRow.student_id == values["student_id"]))
+        existing = stored.get((values["year_id"], values["student_id"]))
         if existing is None:
-            session.add(AdmissionListRow(**values, imported_by_id=actor.id, imported_at=clock.now()))
+            row = AdmissionListRow(**values, imported_by_id=actor.id, imported_at=clock.now())
+            session.add(row)
+            stored[(values["year_id"], values["student_id"])] = row
             added += 1
             continue
         same = (existing.to_school_id, existing.grade, existing.from_school_id) == \
