@@ -18,6 +18,7 @@ from app.services.context import with_actor
 from app.services.dates import parse_date
 from app.services.errors import DomainError, NotFound, PermissionDenied
 from app.services.roles import RANK_COUNTY, actor_rank
+from app.services import clock
 
 # Calendar keys the request types use, with the name an officer picks from.
 PROCESSES = {
@@ -61,7 +62,7 @@ def _span(rule):
 
 def check(session, process, label, school, today=None):
     """Raises a DomainError naming the window when `process` may not be started at `school` today."""
-    today = today or datetime.date.today()
+    today = today or clock.today()
     rules = rules_for(session, school, process, (WindowMode.CLOSED, WindowMode.OPEN))
     for rule in rules:
         if rule.mode == WindowMode.CLOSED and rule.starts_on <= today <= rule.ends_on:
@@ -114,7 +115,7 @@ def overdue_cutoff(days, today=None, off_days=frozenset()):
     A step that arrived on day A has waited working_days_between(A, today) working days: those in
     (A, today]. That is more than `days` exactly when A is before the (days + 1)-th working day
     counted back from today (today included), so that day's midnight is the cutoff."""
-    today = today or datetime.date.today()
+    today = today or clock.today()
     day, counted = today, 0
     while True:
         if day.weekday() < 5 and day not in off_days:

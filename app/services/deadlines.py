@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from app.models.requests import Request, RequestState, RequestStep
 from app.services import calendars, requests, scope
 from app.services.roles import RANK_SCHOOL, actor_rank
+from app.services import clock
 
 DEFAULT_DAYS = 5
 LOOKBACK_DAYS = 120  # holidays are read for this window before today (longer waits are overdue anyway)
@@ -21,7 +22,7 @@ def limit_days():
 
 
 def off_days(session, unit, today=None):
-    today = today or datetime.date.today()
+    today = today or clock.today()
     if unit is None:
         return frozenset()
     return frozenset(calendars.holidays(session, unit, today - datetime.timedelta(days=LOOKBACK_DAYS), today))

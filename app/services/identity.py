@@ -13,6 +13,7 @@ from stdnum.cn import ric
 from stdnum.exceptions import ValidationError
 
 from app.services.errors import DomainError
+from app.services import clock
 
 MAINLAND_ID = "1"  # 身份证件类型: 居民身份证
 GENDER_MALE, GENDER_FEMALE = "1", "2"
@@ -53,7 +54,7 @@ def upgrade_15(number15):
 def check_id_number(raw, *, birth_date=None, gender=None, today=None, label="身份证号"):
     """Validate a mainland ID number, optionally against the record's birth date and sex.
     Returns an IdCheck; raises DomainError with a Chinese message."""
-    today = today or datetime.date.today()
+    today = today or clock.today()
     number = normalise(raw)
     notices = []
     if not number:
@@ -96,7 +97,7 @@ def build_id_number(region6, birth_date, sequence):
 
 
 def check_birth_date(value, today=None):
-    today = today or datetime.date.today()
+    today = today or clock.today()
     if value is None:
         raise DomainError("请填写出生日期", field="birth_date")
     if value > today:

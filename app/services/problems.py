@@ -29,6 +29,7 @@ from app.services import audit, identity, requests, scope, students
 from app.services.context import with_actor
 from app.services.errors import DomainError, PermissionDenied
 from app.services.roles import RANK_COUNTY, RANK_SCHOOL, actor_rank
+from app.services import clock
 
 PROBLEM_DELETE = "problem_delete"
 PROBLEM_PROVE = "problem_prove"
@@ -99,7 +100,7 @@ def identity_key(name, gender, birth_date):
 
 def current_findings(session, today=None):
     """{kind: {key: ({student ids}, detail)}} as the records stand now (three set-based queries)."""
-    today = today or datetime.date.today()
+    today = today or clock.today()
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":  # JIT-compiling the check expression over a million rows costs seconds
         session.execute(text("SET LOCAL jit = off"))

@@ -14,6 +14,7 @@ from app.services.context import with_actor
 from app.services.dates import parse_date
 from app.services.errors import DomainError
 from app.services.requests import Stop
+from app.services import clock
 
 SUSPEND, RESUME, DROP_OUT, LEAVE_OTHER, DEATH = "suspend", "resume", "drop_out", "leave_other", "death"
 DEATH_PROOF = "death_proof"
@@ -184,7 +185,7 @@ def _approve_leave(session, actor, req):
 @with_actor
 def report_death(session, actor, student_id, *, died_on, note=None, attachments=(), expected_version=None, today=None):
     day = _date(died_on, "死亡日期", "died_on")
-    if day > (today or datetime.date.today()):
+    if day > (today or clock.today()):
         raise DomainError("死亡日期不能晚于今天", field="died_on")
     student = students._own_student(session, actor, student_id, "报告学生死亡")
     if student.birth_date and day < student.birth_date:

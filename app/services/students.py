@@ -20,6 +20,7 @@ from app.models.student import (
 from app.services import identity, requests, scope
 from app.services.errors import DomainError, NotFound, PermissionDenied
 from app.services.roles import RANK_SCHOOL, actor_rank
+from app.services import clock
 
 REGISTRATION, KEY_CHANGE, DELETION = "registration", "key_data_change", "deletion"
 FIELD_LABELS = {
@@ -122,7 +123,7 @@ def region_code_12(session, value, label, field):
 
 def clean_student_fields(session, data, *, today=None, require_all=True):
     """Validate and normalise a record's fields. Returns (clean, warnings). Raises DomainError."""
-    today = today or datetime.date.today()
+    today = today or clock.today()
     clean, warnings = {}, []
 
     def get(k):
