@@ -155,6 +155,7 @@ class Config:
             [READ_VIEWS, READ_PERMS],
             ["^(LookupView|InboxView|OpenRequestsView|RequestApi|AttachmentView)$", ".*"],
             ["^StudentApi$", "^can_lookup$"],
+            ["^ImportView$", "^can_(upload|template)$"],  # 招生结果 (admission_list); each spec's may_use decides
             [SETTINGS_VIEWS, ".*"],
             [MOVEMENT_READ, READ_PERMS],
             [PROBLEM_VIEWS, ".*"],
@@ -184,7 +185,8 @@ class Config:
             [ADMISSION_VIEWS, READ_PERMS],
             ["^(JobView|HomeView)$", ".*"],
             ["^(Org|Admin|OrgUnits|Regions|AuditLog|MyJobs|Registry|Students|Problems"
-             + SCHOOL_YEAR_MENUS + ADMISSION_MENUS + ")$", "menu_access"],
+             + SCHOOL_YEAR_MENUS + ADMISSION_MENUS.replace("|SelfAdmission|ArchiveAdmission", "")  # schools admit
+             + ")$", "menu_access"],
         ],
     }
 

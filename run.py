@@ -36,6 +36,8 @@ def prepare(app):
             school_year = demo_school_year.seed(db.session)
             if school_year:
                 print(demo_school_year.describe(school_year), flush=True)
+            from app.services import demo_admission
+            demo_admission.seed(db.session)  # 招生入学: plans, graduates waiting for admission
             print_accounts(demo.sample_accounts(db.session))
         elif not empty and app.config["LOAD_DEMO"]:
             from app.services import demo

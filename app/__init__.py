@@ -117,7 +117,18 @@ def _register_views(appbuilder):
     from app.api import school_year as school_year_api
     school_year_views.register(appbuilder)
     graduation_views.register(appbuilder)
+    from app.views import admission_plans as admission_plan_views
+    admission_plan_views.register(appbuilder)  # 招生计划, 招生结果管理, 自主招生, 调取新生档案
+    from app.views import admission_cases as admission_case_views
+    admission_case_views.register(appbuilder)  # 录取管理, 重复招生 (menu 招生入学)
+    from app.views.class_assignment import ClassAssignmentView
+    appbuilder.add_view(ClassAssignmentView, "ClassAssignment", label=_l("学生分班"), icon="fa-th-large",
+                        category="Admission", category_label=_l("招生入学"), category_icon="fa-user-plus")
+    from app.views import admission_export as admission_export_views
+    admission_export_views.register(appbuilder)  # 导出招生Excel (menu 招生入学)
     registry_api.register(appbuilder)
     school_year_api.register(appbuilder)
     movement_api.register(appbuilder)
     problem_api.register(appbuilder)
+    from app.api import admission as admission_api
+    admission_api.register(appbuilder)

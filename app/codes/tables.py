@@ -14,6 +14,14 @@ def _tables():
             for name, t in raw.items() if not name.startswith("_")}
 
 
+def add_table(name, label, items, standard=""):
+    """A feature's own small code table (e.g. 教育阶段 of the admission templates), in the shape of
+    the national ones, so import templates (dropdowns, 代码表) and normalisers treat it alike.
+    A name already there is kept (idempotent; a national table is never replaced)."""
+    _tables().setdefault(name, {"label": label, "standard": standard, "items": dict(items)})
+    return name
+
+
 def names():
     return list(_tables())
 

@@ -118,9 +118,11 @@ def describe(summary, *, valid_only=False, dry_run=False):
         return f"试校验：共 {read:,} 行，其中 {read - bad:,} 行正确、{bad:,} 行有误（未写入任何数据）"
     if bad and not valid_only:
         return f"共 {read:,} 行，其中 {bad:,} 行有误，未导入任何数据；请下载错误标注文件，改正后重新上传"
+    note = (summary.get("written") or {}).get("note")  # what the spec's write says it did, e.g. 新增/变更/未变
+    note = f"（{note}）" if note else ""
     if bad:
-        return f"共 {read:,} 行：已导入 {ok:,} 行，{bad:,} 行有误未导入（见错误标注文件）"
-    return f"共 {read:,} 行，全部导入成功"
+        return f"共 {read:,} 行：已导入 {ok:,} 行{note}，{bad:,} 行有误未导入（见错误标注文件）"
+    return f"共 {read:,} 行，全部导入成功{note}"
 
 
 def _error_path(path, filename):
