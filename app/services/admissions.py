@@ -141,10 +141,16 @@ def _check_version(row, expected_version):
 
 def admission_year(session, today=None, required=True):
     """The school year admissions go into: the one starting this summer (the season runs from the
-    升级 on 8月11日 to 9月30日, before the new year's first day)."""
+    升级 on 8月11日 to 9月30日, before the new year's first day). Remembered per session once found
+    (an import asks for every row)."""
     today = today or clock.today()
     start = today.year if today.month >= 7 else today.year - 1
-    year = session.scalar(select(SchoolYear).where(SchoolYear.start_year == start))
+    cache = session.info.setdefault("admission_years", {})
+    year = cache.get(start)
+    if year is None or year not in session:
+        year = session.scalar(select(SchoolYear).where(SchoolYear.start_year == start))
+        if year is not None:
+            cache[start] = year
     if year is None and required:
         raise DomainError(f"省级尚未开设 {start}-{start + 1} 学年，暂不能办理招生入学")
     return year
@@ -162,9 +168,18 @@ def _year(session, year_id=None):
 # ---------------------------------------------------------------- 招生计划数
 
 def plan_of(session, year, school, grade):
-    return session.scalar(select(EnrollmentPlan).where(EnrollmentPlan.year_id == year.id,
-                                                       EnrollmentPlan.school_id == school.id,
-                                                       EnrollmentPlan.grade == grade))
+    """The plan, remembered per session once found (plans are never deleted; `used` is re-read
+    whenever a seat changes)."""
+    cache = session.info.setdefault("admission_plans", {})
+    key = (year.id, school.id, grade)
+    plan = cache.get(key)
+    if plan is None or plan not in session:
+        plan = session.scalar(select(EnrollmentPlan).where(EnrollmentPlan.year_id == year.id,
+                                                           EnrollmentPlan.school_id == school.id,
+                                                           EnrollmentPlan.grade == grade))
+        if plan is not None:
+            cache[key] = plan
+    return plan
 
 
 def admitted_count(session, plan_id):
@@ -355,17 +370,18 @@ def _target(session, school, grade, year):
 
 
 def _admit(session, actor, school, student, grade, kind, *, list_row=None, score=None, reason=None, today=None):
+    # The business calendar and the lock (open requests of other kinds) are checked by requests.start,
+    # in this transaction: what fails there rolls the seat back too.
     year = admission_year(session, today)
-    calendars.check(session, WINDOW, "招生入学", school, today=today or clock.today())
     plan = _target(session, school, grade, year)
     g = _check_graduate(session, student, grade)
     done = _admitted_elsewhere(session, student.id, year.id)
     if done is not None:
         where = "本校" if done.school_id == school.id else done.school.name
         raise DomainError(f"{student.name} 已被{where}录取（已核办），不能重复录取", field="number")
-    if any(a.school_id == school.id for a in pending_admissions(session, student.id)):
+    pending = pending_admissions(session, student.id)
+    if any(a.school_id == school.id for a in pending):
         raise DomainError(f"本校已录取 {student.name}（待核办），请勿重复录取", field="number")
-    requests.ensure_unlocked(session, student, doing="录取", include_shared=False)
     _take_seat(session, plan)
     frm = session.get(OrgUnit, g.school_id)
     adm = Admission(year_id=year.id, kind=kind, state=AdmissionState.PENDING, student_id=student.id, student=student,
@@ -383,7 +399,7 @@ def _admit(session, actor, school, student, grade, kind, *, list_row=None, score
     adm.request_id = req.id
     if list_row is not None:
         list_row.admission_id = adm.id
-    _detect_duplicate(session, adm)
+    _detect_duplicate(session, adm, [a for a in pending if a.year_id == year.id])
     session.flush()
     return adm
 
@@ -453,7 +469,6 @@ def archive_admit(session, actor, data, guardians, *, from_province, from_school
     province released the archive; on approval the record is written in the entry grade."""
     school = _school_actor(actor, "调取新生档案")
     year = admission_year(session)
-    calendars.check(session, WINDOW, "招生入学", school, today=clock.today())
     data = dict(data)
     if data.get("grade") in (None, ""):
         grades_here = entry_grades_of(school)
@@ -596,9 +611,9 @@ def _describe(req):
 
 # ---------------------------------------------------------------- 重复招生
 
-def _detect_duplicate(session, adm):
-    """A second live admission of the student this year: open (or join) the student's case."""
-    others = [a for a in pending_admissions(session, adm.student_id) if a.year_id == adm.year_id and a.id != adm.id]
+def _detect_duplicate(session, adm, others):
+    """A second live admission of the student this year (`others`: the pending ones of other schools
+    read before `adm` was added): open (or join) the student's case."""
     if not others:
         return None
     case = next((a.duplicate for a in others if a.duplicate is not None
@@ -757,7 +772,7 @@ def placement_blockers(session, student_ids):
 def _school_by_code(session, code):
     """Schools by 学校标识码, remembered for the session (an import checks thousands of rows)."""
     cache = session.info.setdefault("admission_school_by_code", {})
-    if code not in cache:
+    if code not in cache or cache[code] not in session:
         school = session.scalar(select(OrgUnit).where(OrgUnit.kind == OrgKind.SCHOOL, OrgUnit.school_code == code))
         if school is None:
             return None

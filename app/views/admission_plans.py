@@ -510,6 +510,8 @@ class SelfAdmissionView(_View):
             home = req.steps[-1].org_unit
             message += _("；跨县（区）招生：还需生源地县（区）（%(county)s）核办", county=home.name if home else "")
         flash(message, "success")
+        if adm.duplicate_id is not None:
+            flash(_("该生同时被其他学校录取（重复招生），核办暂停：请在“重复招生”中撤销本校录取或佐证"), "warning")
         return redirect(url_for(".list"))
 
 

@@ -499,3 +499,23 @@ def test_a_graduate_with_a_pending_admission_cannot_be_rejected_by_the_county(ap
         graduation.reject(db.session, acc("county_360102"), g.id, "需修改姓名")
         db.session.commit()
         assert db.session.get(Student, a.id).status == StudentStatus.IN_SCHOOL
+
+
+def test_admissions_start_only_inside_the_seasons_window_and_nothing_is_held_outside(app, world, season):
+    with app.app_context():
+        from app.services import calendars
+        open_years()
+        a = graduate(1)
+        season.admission()
+        p = plan(EAST, 5)
+        calendars.add_window(db.session, acc("county_360102"), {
+            "process": "admission", "mode": "open", "starts_on": datetime.date(2027, 8, 11),
+            "ends_on": datetime.date(2027, 8, 19), "title": "招生入学办理期限"})
+        db.session.commit()
+        with pytest.raises(DomainError, match="只能在办理期限内发起"):
+            self_admit(a)
+        db.session.rollback()
+        db.session.refresh(p)
+        assert p.used == 0 and db.session.scalar(select(func.count()).select_from(Admission)) == 0
+        season.at(DT(2027, 8, 15, 9, 0))
+        assert self_admit(a).state == AdmissionState.PENDING
