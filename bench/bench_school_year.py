@@ -14,7 +14,10 @@ What it does:
 - Its own database (`bench_school_year`, --dbname) on 127.0.0.1:5432 (user postgres, trust auth),
   dropped and created at the start and dropped at the end (--keep keeps it); never `test`. With
   --reuse the generated registry is kept as the template database `<dbname>_base` and later runs
-  with the same parameters start from a copy of it (seconds, not minutes); --clean drops both.
+  with the same parameters and migrations (a hash of migrations/versions) start from a copy of it
+  (seconds, not minutes); --clean drops both. --sql runs statements on the copy before step 1.
+- Time is wall time; each statement also shows its backend's CPU time (from /proc, the server being
+  local): with other work on the machine (2 cores) the time stretches, the CPU time hardly.
 - Migrations + roles, the demo province (app.services.demo.load_demo, 3 schools per county), the
   students with app.services.demo_students.generate_students (COPY). The demo spreads 1M students
   over ~100 counties (~2,500 in a final grade each), so a reserve of the N is kept back, the county
@@ -30,7 +33,9 @@ What it does:
   graduation.graduate (one call), commit; per school and in total, with the statements' split.
 - 3. promotion.run(sheng_admin) over the province: phases timed by wrapping the private phase
   functions (_record_holds, _promote_students, _history_for_run, _promote_classes), PromotionRun.
-  seconds, the commit, pg_stat_user_tables deltas (HOT or not) and the statements' split. Checks:
+  seconds, the commit, pg_stat_user_tables deltas (HOT or not: since migration e1a9c0b2d3f4 no
+  index of student holds grade and student keeps half of each page free, so ~95% of the students
+  UPDATE is HOT) and the statements' split. Checks:
   every grade moved up by one, held = final grades not graduated, classes follow. A statement
   timeout (--timeout) guards it; if hit, it is reported and the run repeated with a bench fix.
 - 5. promotion.run again while the first stands: must refuse; its time. (Before 4: after a revert
@@ -118,11 +123,23 @@ def vacuum(tables=("student", "student_history", "school_class", "promotion_hold
     return time.perf_counter() - t
 
 
+def backend_cpu(pid):
+    """CPU seconds (user + system) of a local PostgreSQL backend so far, or None (not local)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 class Statements:
-    """Every SQL statement sent while active: count and time, grouped by its first words."""
+    """Every SQL statement sent while active: count, time and the server's CPU time (its backend's,
+    read from /proc: other load on the machine stretches the time, hardly the CPU time), grouped by
+    its first words."""
 
     def __init__(self, engine):
-        self.engine, self.by_key, self._t = engine, {}, []
+        self.engine, self.by_key, self._t, self.cpu = engine, {}, [], {}
 
     @staticmethod
     def key(sql):
@@ -131,13 +148,20 @@ class Statements:
         return sql[:90]
 
     def _before(self, conn, cursor, statement, parameters, context, executemany):
-        self._t.append(time.perf_counter())
+        pid = conn.info.get("bench_backend_pid")
+        if pid is None:
+            pid = conn.info["bench_backend_pid"] = getattr(getattr(cursor.connection, "info", None), "backend_pid", 0)
+        self._t.append((time.perf_counter(), pid, backend_cpu(pid)))
 
     def _after(self, conn, cursor, statement, parameters, context, executemany):
-        took = time.perf_counter() - self._t.pop()
+        t0, pid, cpu0 = self._t.pop()
+        took = time.perf_counter() - t0
+        cpu1 = backend_cpu(pid)
         k = self.key(statement)
         n, t = self.by_key.get(k, (0, 0.0))
         self.by_key[k] = (n + 1, t + took)
+        if cpu0 is not None and cpu1 is not None:
+            self.cpu[k] = self.cpu.get(k, 0.0) + cpu1 - cpu0
 
     def __enter__(self):
         from sqlalchemy import event
@@ -154,10 +178,15 @@ class Statements:
     def count(self):
         return sum(n for n, _ in self.by_key.values())
 
+    @property
+    def cpu_total(self):
+        return sum(self.cpu.values()) if self.cpu else None
+
     def print_top(self, indent="      ", top=8):
         rows = sorted(self.by_key.items(), key=lambda kv: -kv[1][1])
         for k, (n, t) in rows[:top]:
-            print(f"{indent}{t:8.2f} s  {n:>6,}×  {k}")
+            cpu = f" (server CPU {self.cpu[k]:6.2f} s)" if k in self.cpu else ""
+            print(f"{indent}{t:8.2f} s{cpu}  {n:>6,}×  {k}")
         rest = rows[top:]
         if rest:
             print(f"{indent}{sum(t for _, (n, t) in rest):8.2f} s  {sum(n for _, (n, t) in rest):>6,}×  "
@@ -345,11 +374,36 @@ def load(args, s):
     return total_s
 
 
+def schema_fingerprint():
+    """The migrations' text, hashed: a template made before a migration changed is generated again
+    (a migration already applied to it would not run on the copy)."""
+    import hashlib
+    folder = os.path.join(ROOT, "migrations", "versions")
+    digest = hashlib.sha1()
+    for name in sorted(os.listdir(folder)):
+        if name.endswith(".py"):
+            with open(os.path.join(folder, name), "rb") as f:
+                digest.update(name.encode() + f.read())
+    return digest.hexdigest()[:10]
+
+
+def run_sql(statements):
+    """--sql: statements run on the bench database (autocommit) before step 1, for experiments."""
+    from sqlalchemy import text
+    from app.extensions import db
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        for sql in statements:
+            t = time.perf_counter()
+            conn.execute(text(sql))
+            print(f"--sql: {sql} ({time.perf_counter() - t:.1f} s)", flush=True)
+
+
 def prepare_database(args, tmp):
     """(app, generation seconds or None)."""
     from sqlalchemy import text
     from app.extensions import db
-    params = f"v2 students={args.students} county={args.county} county_final={args.county_final}"
+    params = f"v2 students={args.students} county={args.county} county_final={args.county_final} " \
+             f"schema={schema_fingerprint()}"
     if args.reuse and db_exists(TEMPLATE_NAME):
         import psycopg
         with psycopg.connect(ADMIN_URL.rsplit("/", 1)[0] + "/" + TEMPLATE_NAME, autocommit=True) as conn:
@@ -813,7 +867,10 @@ def step_promotion(args, s, checks, summary):
     print(f"  promotion.run{' WITH BENCH FIX ' + ', '.join(fixes) if fixes else ''}: {t_run:.2f} s "
           f"(PromotionRun.seconds {seconds}) + commit {t_commit:.2f} s = "
           f"{t_run + t_commit:.2f} s; promoted {promoted:,}, held {held:,}, classes {classes:,}; "
-          f"{st.count} SQL statements")
+          f"{st.count} SQL statements; server CPU "
+          + (f"{st.cpu_total:.2f} s" if st.cpu_total is not None else "not measured (not local)")
+          + f"; load average {os.getloadavg()[0]:.2f}")
+    summary["promotion_cpu"] = (st.cpu_total, os.getloadavg()[0])
     rest = t_run - sum(ph.times.values())
     print("  phases: " + ", ".join(f"{PHASE_LABELS[n]} {ph.times.get(n, 0):.2f} s" for n in PHASE_NAMES)
           + f", the rest {rest:.2f} s")
@@ -1041,18 +1098,12 @@ def try_promotion_fixes(args, s, summary):
         summary.setdefault("revert_compare", []).append((label, t, same))
         vacuum()
     # HOT: with no indexed column changed and room in the pages, PostgreSQL updates a row in place
-    # without new index entries (a heap-only tuple). grade is indexed only by
-    # ix_student_school_grade_class; promotion_run_id, version and updated_at by none.
-    t = time.perf_counter()
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("ALTER TABLE student SET (fillfactor = 60)"))
-        conn.execute(text("VACUUM FULL ANALYZE student"))
-    size = s.execute(text("SELECT pg_size_pretty(pg_relation_size('student'))")).scalar()
-    s.rollback()
-    print(f"  (student rewritten with fillfactor 60 for the next attempt: {time.perf_counter() - t:.1f} s, heap {size})",
-          flush=True)
-    attempt("A + HOT: fillfactor 60, ix_student_school_grade_class dropped (diagnostic)", patches=fix_analyze_holds(),
-            local_sql=["DROP INDEX ix_student_school_grade_class"])
+    # without new index entries (a heap-only tuple). Since migration e1a9c0b2d3f4 no index of student
+    # holds grade (promotion_run_id, version and updated_at are in none) and student keeps half of
+    # each page free (fillfactor 50): the students UPDATE is HOT. The diagnostic: grade indexed
+    # again as before (school_id, grade, class_name).
+    attempt("A + grade indexed again, as before e1a9c0b2d3f4 (no HOT; diagnostic)", patches=fix_analyze_holds(),
+            local_sql=["CREATE INDEX bench_ix_school_grade_class ON student (school_id, grade, class_name)"])
     summary["fixes"] = results
 
 
@@ -1079,6 +1130,9 @@ def main():
     ap.add_argument("--rerun-timeout", type=float, default=120.0,
                     help="statement_timeout (s) for step 6, the re-run after the revert as is")
     ap.add_argument("--no-rerun", action="store_true", help="skip step 6")
+    ap.add_argument("--sql", action="append", default=[],
+                    help="run this SQL on the bench database before step 1 (experiments: indexes, storage "
+                         "parameters); repeatable")
     ap.add_argument("--timeout", type=float, default=600.0,
                     help="statement_timeout (s) for promotion.run; when hit, the run is repeated with the fix "
                          "analyze-holds so the later steps can be measured")
@@ -1121,6 +1175,7 @@ def main():
                                       "'autovacuum', 'effective_cache_size') ORDER BY name")).all()
             print("server settings: " + ", ".join(f"{k} {v}" for k, v in settings), flush=True)
             s.rollback()
+            run_sql(args.sql)
             (year, t) = timed(lambda: school_years.open_year(s, account(s, "sheng_admin"), {
                 "start_year": START_YEAR, "promotion_at": "2027-08-10 24:00"}))
             s.commit()
@@ -1174,6 +1229,10 @@ def print_summary(args, total, generation, summary, checks):
                  f"promoted {promoted:,}, held {held:,}, classes {classes:,}; run {t_run:.2f} s "
                  f"(PromotionRun.seconds {seconds}) + commit {t_commit:.2f} s",
                  f"{'PASS' if t_run + t_commit <= TARGET_PROMOTION_S else 'MISS'} (≤ {TARGET_PROMOTION_S:.0f} s)"))
+    cpu, load = summary.get("promotion_cpu", (None, None))
+    if cpu is not None:
+        rows.append(("   server CPU of the run", f"{cpu:.2f} s", f"load average {load:.2f} then (other work stretches "
+                                                                 "the time above, hardly the CPU time)", ""))
     rows.append(("   phases", "", ", ".join(f"{PHASE_LABELS[n]} {phases.get(n, 0):.2f} s" for n in PHASE_NAMES), ""))
     t_rev, t_rev_commit, back = summary["revert"]
     rows.append(("4. promotion.revert", f"{t_rev + t_rev_commit:.2f} s", f"{back:,} students back "

@@ -175,6 +175,10 @@ def _record_holds(session, promotion):
 
 
 def _promote_students(session, promotion, now, reason):
+    """One UPDATE of ~75% of the province's students. It writes no indexed column (grade,
+    promotion_run_id, version, updated_at): on PostgreSQL, with the free space student keeps in its
+    pages (fillfactor 50), the rows are updated in place without new index entries (HOT; migration
+    e1a9c0b2d3f4: ~16 s → ~3-4 s at 1M students). An index holding grade would undo that."""
     held = exists().where(PromotionHold.run_id == promotion.id, PromotionHold.student_id == Student.id)
     result = session.execute(
         update(Student)
