@@ -531,18 +531,13 @@ def _guard_contested(session, actor, req):
                           f"必要时由共同上级仲裁，不能核办")
 
 
-def _ended_without_standing(session, adm, state, outcome):
+def _ended_without_standing(session, actor, adm, state, outcome):
     if not adm.live:
         return
     adm.state, adm.decided_at, adm.outcome = state, clock.now(), outcome
     _free_seat(session, adm.plan_id)
     if adm.claim_request is not None and adm.claim_request.state == RequestState.PENDING:
-        claim = adm.claim_request
-        claim.state, claim.decided_at, claim.outcome = RequestState.CANCELLED, clock.now(), "录取已结束：" + (outcome or "")
-        for s in claim.steps:
-            if s.decision.value in ("pending", "waiting"):
-                from app.models.requests import StepDecision
-                s.decision = StepDecision.CANCELLED
+        requests.conclude(session, actor, adm.claim_request, None, "录取已结束：" + (outcome or ""))
     session.flush()
     if adm.duplicate is not None:
         _settle(session, adm.duplicate)
@@ -550,12 +545,12 @@ def _ended_without_standing(session, adm, state, outcome):
 
 def _on_reject(session, actor, req):
     adm = session.get(Admission, req.payload["admission_id"])
-    _ended_without_standing(session, adm, AdmissionState.REJECTED, req.outcome)
+    _ended_without_standing(session, actor, adm, AdmissionState.REJECTED, req.outcome)
 
 
 def _on_cancel(session, actor, req):
     adm = session.get(Admission, req.payload["admission_id"])
-    _ended_without_standing(session, adm, AdmissionState.WITHDRAWN, req.outcome)
+    _ended_without_standing(session, actor, adm, AdmissionState.WITHDRAWN, req.outcome)
 
 
 def _on_approve(session, actor, req):

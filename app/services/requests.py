@@ -314,20 +314,22 @@ def _to_arbitration(session, req, rejected_step, counterpart, now):
 
 def conclude(session, actor, req, approved, outcome):
     """The process the request belongs to decided it (重复招生仲裁: the winning admission stands, the
-    others do not): its open steps become moot and its approve / reject effects run, exactly once."""
+    others do not): its open steps become moot and its approve / reject effects run, exactly once.
+    `approved=None`: the process made it moot (a 佐证 of an admission that has ended): cancelled."""
     if req.state != RequestState.PENDING:
         raise DomainError(f"{req.type_label}（申请号 {req.id}）{req.state.label}，不能再处理")
     _claim(session, req, req.version)
     spec = _spec(req.type)
     now = datetime.datetime.now()
+    state = {True: RequestState.APPROVED, False: RequestState.REJECTED, None: RequestState.CANCELLED}[approved]
+    moot = StepDecision.CANCELLED if approved is None else StepDecision.SKIPPED
     with acting_as(actor, reason=f"{spec.label}（申请号 {req.id}）{outcome}"):
         for s in req.steps:
             if s.decision in (StepDecision.PENDING, StepDecision.WAITING):
-                s.decision = StepDecision.SKIPPED
-        req.state = RequestState.APPROVED if approved else RequestState.REJECTED
-        req.decided_at, req.outcome = now, outcome
+                s.decision = moot
+        req.state, req.decided_at, req.outcome = state, now, outcome
         session.flush()
-        effect = spec.on_approve if approved else spec.on_reject
+        effect = {True: spec.on_approve, False: spec.on_reject, None: spec.on_cancel}[approved]
         if effect:
             effect(session, actor, req)
     _ended(session, actor, req)

@@ -519,3 +519,23 @@ def test_admissions_start_only_inside_the_seasons_window_and_nothing_is_held_out
         assert p.used == 0 and db.session.scalar(select(func.count()).select_from(Admission)) == 0
         season.at(DT(2027, 8, 15, 9, 0))
         assert self_admit(a).state == AdmissionState.PENDING
+
+
+def test_a_pending_proof_is_cancelled_when_its_admission_is_rejected(app, world, season):
+    with app.app_context():
+        from app.models import StepDecision
+        open_years()
+        a = graduate(1)
+        season.admission()
+        plan(EAST, 5)
+        plan(WEST, 5)
+        east, west = self_admit(a), self_admit(a, county=WEST)
+        proof = admissions.prove(db.session, acc("school_3601030002"), west.id, "已报到", evidence("school_3601030002"))
+        db.session.commit()
+        requests.reject(db.session, acc("county_360103"), west.request_id, "该生未报到")
+        db.session.commit()
+        db.session.refresh(proof)
+        assert proof.state == RequestState.CANCELLED and proof.outcome.startswith("录取已结束")
+        assert {s.decision for s in proof.steps} == {StepDecision.CANCELLED}
+        assert db.session.scalars(requests.inbox_query(acc("county_360103"), type_name="admission_proof")).all() == []
+        assert db.session.scalar(select(DuplicateAdmission)).state == DuplicateState.RESOLVED
