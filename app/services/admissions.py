@@ -20,7 +20,7 @@ from app.models.admission import (Admission, AdmissionKind, AdmissionListRow, Ad
                                   DuplicateAdmission, DuplicateState, EnrollmentPlan)
 from app.models.org import OrgKind, OrgUnit
 from app.models.problems import ProblemRecord, ProblemSide, ProblemState, Treatment
-from app.models.requests import Party, Request, RequestState
+from app.models.requests import Party, RequestState
 from app.models.school_year import Graduation, GraduationState, SchoolYear
 from app.models.student import Attachment, Student, StudentStatus
 from app.services import calendars, clock, grades, graduation, identity, requests, scope, transfers
@@ -135,8 +135,24 @@ def _county_actor(actor, doing):
 
 
 def _check_version(row, expected_version):
-    if expected_version not in (None, "") and int(expected_version) != row.version:
-        raise DomainError("该记录已被他人修改，请刷新后重试")
+    from app.services.school_years import _check_version as check
+    check(row, expected_version)
+
+
+MAX_SCORE = 1000  # 中考 totals are a few hundred; the column holds 99999.9
+
+
+def clean_score(value):
+    """成绩 (optional): a finite number from 0 to 1000, one decimal."""
+    if value in (None, ""):
+        return None
+    try:
+        score = round(float(str(value).strip()), 1)
+    except (TypeError, ValueError):
+        raise DomainError("成绩应为数字", field="score")
+    if not 0 <= score <= MAX_SCORE:  # also refuses nan and inf
+        raise DomainError(f"成绩应在 0 到 {MAX_SCORE} 之间", field="score")
+    return score
 
 
 def admission_year(session, today=None, required=True):
@@ -450,13 +466,7 @@ def self_admit(session, actor, number, name, grade=None, score=None, reason=None
         if len(grades_here) != 1:
             raise DomainError("请选择录取年级", field="grade")
         grade = grades_here[0]
-    if score not in (None, ""):
-        try:
-            score = round(float(score), 1)
-        except (TypeError, ValueError):
-            raise DomainError("成绩应为数字", field="score")
-    else:
-        score = None
+    score = clean_score(score)
     return _admit(session, actor, school, student, str(grade), AdmissionKind.SELF, score=score,
                   reason=(reason or "").strip() or None)
 
@@ -802,14 +812,7 @@ def list_row_values(session, actor, values, year=None):
     if plan_of(session, year, to, grade) is None:
         raise DomainError(f"录取学校“{to.name}”没有{year.name}{grades.grade_label(grade)}招生计划，请先设置招生计划数",
                           field="to_code")
-    score = values.get("score")
-    if score not in (None, ""):
-        try:
-            score = round(float(score), 1)
-        except (TypeError, ValueError):
-            raise DomainError("成绩应为数字", field="score")
-    else:
-        score = None
+    score = clean_score(values.get("score"))
     return {"year_id": year.id, "county_id": county.id, "county_path": county.path, "student_id": student.id,
             "from_school_id": frm.id, "to_school_id": to.id, "grade": grade, "score": score}
 
@@ -821,14 +824,7 @@ def save_list_rows(session, actor, rows):
     Returns (added, changed, unchanged)."""
     county = _county_actor(actor, "导入招生结果")
     rows = list(rows)
-    stored = {}
-    for year_id in {v["year_id"] for v in rows}:
-        ids = [v["student_id"] for v in rows if v["year_id"] == year_id]
-        for i in range(0, len(ids), 5000):  # one query per 5,000 rows, not one per row
-            for r in session.scalars(select(AdmissionListRow).where(
-                    AdmissionListRow.year_id == year_id, AdmissionListRow.county_id == county.id,
-                    AdmissionListRow.student_id.in_(ids[i:i + 5000]))):
-                stored[(year_id, r.student_id)] = r
+    stored = stored_list_rows(session, county.id, rows)  # one query per 5,000 rows, not one per row
     added = changed = unchanged = 0
     for values in rows:
         existing = stored.get((values["year_id"], values["student_id"]))
@@ -838,16 +834,12 @@ def save_list_rows(session, actor, rows):
             stored[(values["year_id"], values["student_id"])] = row
             added += 1
             continue
-        same = (existing.to_school_id, existing.grade, existing.from_school_id) == \
-            (values["to_school_id"], values["grade"], values["from_school_id"]) and \
-            (existing.score == values["score"] or (existing.score is not None and values["score"] is not None
-                                                   and float(existing.score) == float(values["score"])))
-        if same:
+        if _same_list_row(existing, values):
             unchanged += 1
             continue
-        if existing.admission is not None and existing.admission.live:
-            raise DomainError(f"{existing.student.name} 已按名单由{existing.admission.school.name}录取"
-                              f"（{existing.admission.state.label}），不能改为其他学校；请先由该校撤销录取")
+        refusal = list_row_refusal(existing, values)
+        if refusal is not None:
+            raise DomainError(refusal[1], field=refusal[0])
         for k in ("to_school_id", "grade", "from_school_id", "score"):
             setattr(existing, k, values[k])
         existing.imported_by_id, existing.imported_at = actor.id, clock.now()
@@ -940,3 +932,71 @@ requests.register(requests.RequestType(PROOF, "重复招生佐证（重复招生
 requests.register(requests.RequestType(PLAN_CHANGE, "招生计划数变更", locks=False, on_approve=_apply_plan_change,
                                        describe=_describe_plan_change))
 calendars.PROCESSES.setdefault(WINDOW, "招生入学")
+
+
+# ---------------------------------------------------------------- rules the workbooks ask before writing
+# (the admission_list and self_admission specs annotate rows with these instead of failing the whole
+# import in save_list_rows / _take_seat; one place for each rule)
+
+def _same_list_row(existing, values):
+    """The stored list row already says what these checked values say."""
+    if (existing.to_school_id, existing.grade, existing.from_school_id) != \
+            (values["to_school_id"], values["grade"], values["from_school_id"]):
+        return False
+    if existing.score is None or values["score"] is None:
+        return existing.score is None and values["score"] is None
+    return float(existing.score) == float(values["score"])
+
+
+def list_row_refusal(existing, values):
+    """(field, message) when the stored list row may not take these values — the student was admitted
+    from the list (pending or approved) and the row would change — else None."""
+    if existing is None or existing.admission_id is None or _same_list_row(existing, values):
+        return None
+    adm = existing.admission
+    if adm is None or not adm.live:
+        return None
+    held = f"{adm.name} 已按名单由{adm.school.name}录取（{adm.state.label}），"
+    if (existing.to_school_id, existing.grade) != (values["to_school_id"], values["grade"]):
+        return "to_code", held + "不能改为其他学校；请先由该校撤销录取"
+    field = "score" if existing.from_school_id == values["from_school_id"] else "from_code"
+    return field, held + "名单中的该行不能再修改；请先由该校撤销录取"
+
+
+def stored_list_rows(session, county_id, rows, chunk=5000):
+    """{(year_id, student_id): AdmissionListRow} of the county's list for these checked rows (one query
+    per `chunk` students, with the rows' admissions)."""
+    from sqlalchemy.orm import selectinload
+    stored = {}
+    for year_id in {v["year_id"] for v in rows}:
+        ids = [v["student_id"] for v in rows if v["year_id"] == year_id]
+        for i in range(0, len(ids), chunk):
+            for r in session.scalars(select(AdmissionListRow).options(selectinload(AdmissionListRow.admission)).where(
+                    AdmissionListRow.year_id == year_id, AdmissionListRow.county_id == county_id,
+                    AdmissionListRow.student_id.in_(ids[i:i + chunk]))):
+                stored[(year_id, r.student_id)] = r
+    return stored
+
+
+def list_rows_refused(session, actor, rows):
+    """{student_id: (field, message)} of the checked rows save_list_rows would refuse."""
+    county = _county_actor(actor, "导入招生结果")
+    stored = stored_list_rows(session, county.id, rows)
+    out = {}
+    for values in rows:
+        refusal = list_row_refusal(stored.get((values["year_id"], values["student_id"])), values)
+        if refusal is not None:
+            out[values["student_id"]] = refusal
+    return out
+
+
+def seats_short(session, plan_id, wanted):
+    """None when the plan has `wanted` free seats (招生计划数 minus the seats held by pending and
+    approved admissions, read fresh), else (free seats, why)."""
+    plan = session.get(EnrollmentPlan, plan_id)
+    session.refresh(plan, ["quota", "used"])
+    free = max(plan.quota - plan.used, 0)
+    if wanted <= free:
+        return None
+    return free, (f"超出招生计划数：本校{grades.grade_label(plan.grade)}招生计划数 {plan.quota} 人，"
+                  f"已录取（含待核办）{plan.used} 人，只剩 {free} 个名额")

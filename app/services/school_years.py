@@ -176,8 +176,8 @@ def ids_of(values, what="学生"):
     out = set()
     for v in values or ():
         text = str(v).strip()
-        if not text.isdigit():
-            raise DomainError(f"{what}编号“{text}”无效")
+        if not text.isdigit() or len(text) > 12:  # beyond any row id (and SQLite's 64-bit integers)
+            raise DomainError(f"{what}编号“{text[:20]}”无效")
         out.add(int(text))
     return sorted(out)
 
@@ -233,20 +233,27 @@ def _after_time_point_change(session):
 
 # ---------------------------------------------------------------- classes
 
-def _school_of(session, actor, school_id, doing):
-    """The school whose classes are being changed: only its own 学籍管理员 keeps them (the guide:
-    学校建立班级); a school out of the actor's scope is not found, a superior may only look."""
+def school_in_scope(session, actor, school_id, doing):
+    """The school a page is about: a school account's own (no id given), else the chosen school in
+    the actor's area (out of it: not found)."""
     unit = getattr(actor, "org_unit", None)
     if unit is None:
         raise PermissionDenied(f"您不能{doing}")
     if school_id in (None, "") and unit.kind == OrgKind.SCHOOL:
-        school = unit
-    else:
-        if school_id in (None, "") or not str(school_id).strip().isdigit():
-            raise NotFound("请选择学校")
-        school = scope.get(session, actor, OrgUnit, int(school_id))
-        if school.kind != OrgKind.SCHOOL:
-            raise NotFound("请选择学校")
+        return unit
+    if school_id in (None, "") or not str(school_id).strip().isdigit():
+        raise NotFound("请选择学校")
+    school = scope.get(session, actor, OrgUnit, int(school_id))
+    if school.kind != OrgKind.SCHOOL:
+        raise NotFound("请选择学校")
+    return school
+
+
+def _school_of(session, actor, school_id, doing):
+    """The school whose classes are being changed: only its own 学籍管理员 keeps them (the guide:
+    学校建立班级); a school out of the actor's scope is not found, a superior may only look."""
+    school = school_in_scope(session, actor, school_id, doing)
+    unit = actor.org_unit
     if actor_rank(actor) > RANK_SCHOOL:
         raise PermissionDenied(f"只读账号不能{doing}")
     if school.id != unit.id:

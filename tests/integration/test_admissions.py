@@ -539,3 +539,36 @@ def test_a_pending_proof_is_cancelled_when_its_admission_is_rejected(app, world,
         assert {s.decision for s in proof.steps} == {StepDecision.CANCELLED}
         assert db.session.scalars(requests.inbox_query(acc("county_360103"), type_name="admission_proof")).all() == []
         assert db.session.scalar(select(DuplicateAdmission)).state == DuplicateState.RESOLVED
+
+
+@pytest.mark.parametrize("score", ["abc", "nan", "inf", "-1", "99999999", "1e9"])
+def test_a_score_that_is_not_a_plausible_number_is_refused_and_nothing_is_held(app, world, season, score):
+    with app.app_context():
+        open_years()
+        a = graduate(1)
+        season.admission()
+        p = plan(EAST, 5)
+        with pytest.raises(DomainError, match="成绩应"):
+            self_admit(a, score=score)
+        with pytest.raises(DomainError, match="成绩应"):
+            admissions.list_row_values(db.session, acc("county_360102"), row(a, score=score))
+        db.session.rollback()
+        db.session.refresh(p)
+        assert p.used == 0 and db.session.scalar(select(func.count()).select_from(Admission)) == 0
+
+
+def test_stale_or_malformed_versions_and_huge_ids_are_refused_in_the_service(app, world, season):
+    with app.app_context():
+        open_years()
+        a = graduate(1)
+        season.admission()
+        plan(EAST, 5)
+        adm = self_admit(a)
+        for version in ("abc", "999"):
+            with pytest.raises(DomainError, match="已被他人修改"):
+                admissions.withdraw(db.session, acc("school_3601020002"), adm.id, "误录", expected_version=version)
+        with pytest.raises(DomainError, match="无效"):
+            admissions.admit_from_list(db.session, acc("school_3601020002"), ["9" * 30])
+        db.session.rollback()
+        db.session.refresh(adm)
+        assert adm.state == AdmissionState.PENDING
