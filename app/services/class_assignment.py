@@ -25,7 +25,7 @@ from collections import Counter, defaultdict
 from sqlalchemy import select, update
 
 from app.models.admission import Admission, AdmissionState
-from app.models.org import OrgKind, OrgUnit
+from app.models.org import OrgUnit
 from app.models.school_year import SchoolClass
 from app.models.student import Student, StudentStatus
 from app.services import audit, clock, grades, privacy, scope
@@ -66,17 +66,8 @@ def first_grades(school):
 
 def school_for_reading(session, actor, school_id=None):
     """The school whose 分班 is shown: a school account's own; a superior's choice in its area."""
-    unit = getattr(actor, "org_unit", None)
-    if unit is None:
-        raise PermissionDenied("您不能查看分班")
-    if school_id in (None, "") and unit.kind == OrgKind.SCHOOL:
-        return unit
-    if school_id in (None, "") or not str(school_id).strip().isdigit():
-        raise NotFound("请选择学校")
-    school = scope.get(session, actor, OrgUnit, int(school_id))
-    if school.kind != OrgKind.SCHOOL:
-        raise NotFound("请选择学校")
-    return school
+    from app.services.school_years import school_in_scope
+    return school_in_scope(session, actor, school_id, "查看分班")
 
 
 def _school_for_writing(session, actor, school_id):
@@ -135,10 +126,10 @@ def _students(session, school, grade, student_ids):
     missing = [i for i in ids if i not in by_id]
     if missing:
         rows = []
-        for chunk in _chunks(missing):
-            rows += session.execute(select(Student.id, Student.name, Student.school_id)
-                                    .where(Student.id.in_(chunk))).all()
-        if len(rows) != len(missing) or any(r.school_id != school.id for r in rows):
+        for chunk in _chunks(missing):  # only the school's own: another school's student is not found
+            rows += session.execute(select(Student.id, Student.name)
+                                    .where(Student.id.in_(chunk), Student.school_id == school.id)).all()
+        if len(rows) != len(missing):
             raise NotFound("记录不存在或不在您的管辖范围内")
         raise DomainError(f"{_names(r.name for r in rows)} 不在{grades.grade_label(grade)}待分班名单中"
                           f"（可能已分班或学籍已变动）")

@@ -15,7 +15,7 @@ from app.imports.template import write_template
 from app.models import (Admission, AdmissionKind, AdmissionListRow, AdmissionState, AuditLog, EnrollmentPlan, Request,
                         Student)
 from app.services import admissions
-from app.services.errors import PermissionDenied
+from app.services.errors import DomainError, PermissionDenied
 from tests.integration.test_admissions import (EAST, WEST, acc, approve_admission, graduate, open_years, plan,
                                                season, unit)  # noqa: F401  (season: the fixture)
 from tests.integration.test_registry_services import approve, register
@@ -215,11 +215,28 @@ def test_a_listed_student_already_admitted_cannot_be_moved_by_a_new_upload(app, 
         summary = run("admission_list", workbook(tmp_path, LIST_HEADERS, [list_row(a, score=650)], name="2.xlsx"),
                       COUNTY)
         assert summary["accepted"] == 0 and "已按名单由东湖第一初级中学录取（待核办）" in reasons(summary)[2]
+        cell = load_workbook(summary["error_file"]).active.cell(row=2, column=LIST_HEADERS.index("中考成绩") + 1)
+        assert "名单中的该行不能再修改" in cell.comment.text  # the changed cell is the one marked
         db.session.refresh(row)
         assert float(row.score) == 600.0
         # the same row as stored is still fine (nothing to change)
         again = run("admission_list", workbook(tmp_path, LIST_HEADERS, [list_row(a, score=600)], name="3.xlsx"), COUNTY)
         assert again["message"].endswith("（新增 0 人，变更 0 人，未变 1 人）")
+        # the rule is the service's own: save_list_rows refuses the same row the workbook annotated,
+        # naming the field; another admitting school is refused on 录取学校标识码
+        values = admissions.list_row_values(db.session, acc(COUNTY), {
+            "number": a.xueji_no, "name": a.name, "from_code": "3601020001", "to_code": "3601020002",
+            "stage": "初中", "score": 650})
+        with pytest.raises(DomainError, match="名单中的该行不能再修改") as refused:
+            admissions.save_list_rows(db.session, acc(COUNTY), [values])
+        assert refused.value.field == "score"
+        db.session.rollback()
+        field, message = admissions.list_row_refusal(row, {**values, "score": 600, "to_school_id": unit("3601020001").id})
+        assert field == "to_code" and "不能改为其他学校" in message
+        assert admissions.list_row_refusal(row, {**values, "score": 600}) is None  # as stored: nothing to refuse
+        db.session.refresh(row)
+        assert (float(row.score), row.to_school.school_code, row.grade) == (600.0, "3601020002", "21")
+        assert count(AdmissionListRow) == 1
 
 
 def test_scope_schools_cannot_upload_the_list_and_a_county_only_its_own(app, world, season, tmp_path, as_user):
@@ -330,6 +347,30 @@ def test_seats_are_counted_across_the_file(app, world, season, tmp_path):
         assert (summary["accepted"], summary["rejected"]) == (2, 1) and count(Admission) == 3
         db.session.refresh(p)
         assert p.used == p.quota == 3
+
+
+def test_a_row_refused_while_writing_undoes_the_whole_file(app, world, season, tmp_path):
+    """Between the check and the write another admission took the last seat: the write stops at that
+    row, names the student, and the rows before it are undone by the spec itself (not only by the
+    caller's rollback)."""
+    with app.app_context():
+        open_years()
+        a, b, c = graduate(1), graduate(2), graduate(3)
+        season.admission()
+        p = plan(EAST, 2)
+        me = acc(SCHOOL)
+        _mapping, results = engine.validate(db.session, me, self_admission.SPEC, SELF_HEADERS,
+                                            [self_row(a), self_row(b)])
+        assert all(r.ok for r in results)
+        admissions.self_admit(db.session, me, c.xueji_no, c.name)  # meanwhile: one of the two seats
+        db.session.commit()
+        with pytest.raises(DomainError, match=f"{b.name}：.*招生计划数 2 人已满.*本文件未录取任何学生"):
+            self_admission.write(db.session, me, [r.record for r in results], lambda *a, **k: None)
+        assert count(Admission) == 1 and count(Admission, Admission.student_id == a.id) == 0  # before any rollback
+        assert count(Request, Request.type == "admission") == 1
+        db.session.refresh(p)
+        assert p.used == 1
+        db.session.rollback()
 
 
 def test_the_same_self_admission_file_twice_admits_nobody_twice(app, world, season, tmp_path):

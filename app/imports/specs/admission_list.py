@@ -5,20 +5,17 @@ The 2014 guide's 招生结果模板 has five columns — 个人标识码(学籍�
 service's own validator (admissions.list_row_values: the student exists with that name, graduated
 from that school of the county, the admitting school is the county's and has a plan for the entry
 grade). Across the file: one student once. Against the list already stored: a student already
-admitted from the list cannot be moved to another school (the same rule save_list_rows enforces,
-found here so the row is annotated instead of the whole import failing). The valid rows go through
+admitted from the list cannot be moved to another school nor its row changed (admissions.list_rows_refused,
+the rule save_list_rows enforces, asked here so the row is annotated instead of the whole import failing). The valid rows go through
 admissions.save_list_rows: new students added, a changed school or score updated, identical rows
 left alone — uploading the same file again changes nothing.
 
 The columns line up with the 导出招生Excel workbook (app/views/admission_export.py): that file,
 with 录取学校标识码 and 教育阶段 filled in, imports as it is (extra columns are ignored).
 """
-from sqlalchemy import select
-
 from app.codes import tables
 from app.imports import spec as S
 from app.imports.spec import Column, SheetSpec
-from app.models.admission import Admission, AdmissionListRow, AdmissionState
 from app.services import admissions, grades
 
 STAGE_TABLE = tables.add_table("admission_stage", "教育阶段",
@@ -43,8 +40,6 @@ COLUMNS = [
     C(SCORE, "score", S.DECIMAL1, example="612.5", comment="选填；中考成绩，最多一位小数"),
 ]
 
-CHUNK = 500
-
 
 def clean_row(session, actor, values):
     """The values to store; every check is the admission service's own."""
@@ -53,7 +48,8 @@ def clean_row(session, actor, values):
 
 def check_rows(session, actor, results):
     """One student once per file (by the record found, so a 学籍号 and a 个人标识码 of the same
-    student are one student); a student the list already had admitted stays with that school."""
+    student are one student); a row save_list_rows would refuse (the list already had the student
+    admitted) is annotated by the service's own rule instead of failing the whole import."""
     first = {}
     for r in results:
         sid = r.record["student_id"]
@@ -64,34 +60,11 @@ def check_rows(session, actor, results):
     rows = [r for r in results if r.ok]
     if not rows:
         return
-    year_id, county_id = rows[0].record["year_id"], rows[0].record["county_id"]
-    ids = [r.record["student_id"] for r in rows]
-    held = {}
-    for i in range(0, len(ids), CHUNK):
-        for row, adm in session.execute(
-                select(AdmissionListRow, Admission).join(Admission, Admission.id == AdmissionListRow.admission_id)
-                .where(AdmissionListRow.year_id == year_id, AdmissionListRow.county_id == county_id,
-                       AdmissionListRow.student_id.in_(ids[i:i + CHUNK]),
-                       Admission.state.in_([AdmissionState.PENDING, AdmissionState.ADMITTED]))).all():
-            held[row.student_id] = (row, adm)
+    refused = admissions.list_rows_refused(session, actor, [r.record for r in rows])
     for r in rows:
-        found = held.get(r.record["student_id"])
-        if found is None:
-            continue
-        row, adm, new = *found, r.record
-        if (row.to_school_id, row.grade) != (new["to_school_id"], new["grade"]):
-            r.fail("to_code", f"{adm.name} 已按名单由{adm.school.name}录取（{adm.state.label}），不能改为其他学校；"
-                              f"请先由该校撤销录取")
-        elif row.from_school_id != new["from_school_id"] or not _same_score(row.score, new["score"]):
-            r.fail("score" if row.from_school_id == new["from_school_id"] else "from_code",
-                   f"{adm.name} 已按名单由{adm.school.name}录取（{adm.state.label}），名单中的该行不能再修改；"
-                   f"请先由该校撤销录取")
-
-
-def _same_score(stored, new):
-    if stored is None or new is None:
-        return stored is None and new is None
-    return float(stored) == float(new)
+        found = refused.get(r.record["student_id"])
+        if found is not None:
+            r.fail(*found)
 
 
 def may_use(actor):

@@ -14,8 +14,8 @@ admits nobody twice (each row then says the student is already admitted here).
 from app.codes import tables
 from app.imports import spec as S
 from app.imports.spec import Column, SheetSpec
-from app.models.admission import EnrollmentPlan
 from app.services import admissions, calendars, grades
+from app.services.errors import DomainError
 
 GRADE_TABLE = tables.add_table("admission_grade", "录取年级",
                                [(g, grades.grade_label(g)) for g in admissions.ENTRY_GRADES.values()])
@@ -62,15 +62,13 @@ def check_rows(session, actor, results):
         if r.ok:
             by_plan.setdefault(r.record["plan_id"], []).append(r)
     for plan_id, rows in by_plan.items():
-        plan = session.get(EnrollmentPlan, plan_id)
-        session.refresh(plan, ["quota", "used"])
-        free = max(plan.quota - plan.used, 0)
-        if len(rows) <= free:
+        short = admissions.seats_short(session, plan_id, len(rows))
+        if short is None:
             continue
-        label = grades.grade_label(plan.grade)
+        free, why = short
+        label = grades.grade_label(rows[0].record["grade"])
         for r in rows[free:]:
-            r.fail("", f"超出招生计划数：本校{label}招生计划数 {plan.quota} 人，已录取（含待核办）{plan.used} 人，"
-                       f"只剩 {free} 个名额，本文件{label}共 {len(rows)} 行，第 {rows[free].number} 行起超出；"
+            r.fail("", f"{why}，本文件{label}共 {len(rows)} 行，第 {rows[free].number} 行起超出；"
                        f"请减少录取人数或申请变更招生计划数")
 
 
@@ -84,13 +82,20 @@ def ready(session, actor):
 
 
 def write(session, actor, records, progress):
+    """All the file's admissions or none: a row refused now (another admission took the last seat or
+    the student meanwhile) undoes the rows before it and names the student."""
     done = 0
-    for rec in records:
-        admissions.self_admit(session, actor, rec["number"], rec["name"], grade=rec["grade"], score=rec["score"],
-                              reason=rec["reason"])
-        done += 1
-        if done % 200 == 0:
-            progress(65 + int(30 * done / len(records)), f"已录取 {done:,}/{len(records):,} 人")
+    with session.begin_nested():
+        for rec in records:
+            try:
+                admissions.self_admit(session, actor, rec["number"], rec["name"], grade=rec["grade"],
+                                      score=rec["score"], reason=rec["reason"])
+            except DomainError as exc:
+                raise type(exc)(f"{rec['name']}：{exc.message}；本文件未录取任何学生，请重新上传",
+                                field=exc.field) from exc
+            done += 1
+            if done % 200 == 0:
+                progress(65 + int(30 * done / len(records)), f"已录取 {done:,}/{len(records):,} 人")
     return {"admitted": done, "note": f"已录取 {done:,} 人，待县（区）核办"}
 
 
