@@ -20,12 +20,9 @@ URLs:
   /duplicateadmissionview/arbitrate/<pk>  POST 仲裁 by the lowest common superior              can_arbitrate
 Single decisions (and the counties' approval of a 佐证) are made in 审批待办 (/inboxview/show/<id>).
 """
-import math
-
 from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
-from flask_appbuilder.utils.base import get_safe_redirect
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -45,81 +42,27 @@ from app.services import admissions, grades, privacy, requests, scope, students
 from app.services.context import current_actor
 from app.services.errors import NotFound
 from app.services.roles import RANK_COUNTY, actor_rank
+from app.views.admission_plans import _version
 from app.views.base import call_service
-from app.views.graduation import _schools_in_scope
+from app.views.graduation import (MAX_ID, Page, _audit_full, _back, _int, _ints, _is_school, _next_value,
+                                  _schools_in_scope)
 from app.views.requests import step_role_text
+from app.views.school_year import _is_county_or_up as _is_authority
+from app.views.school_year import _when
 from app.views.students import _uploads, person, request_url
 
 PAGE_SIZE = 30
-MAX_ID = 2 ** 31 - 1
 UNRESOLVED = "unresolved"  # the case list's default: every case not yet resolved
 
 MENU = dict(category="Admission", category_label=_l("招生入学"), category_icon="fa-user-plus")
 
 
 # ---------------------------------------------------------------- helpers
-
-def _int(value):
-    try:
-        n = int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-    return n if -MAX_ID <= n <= MAX_ID else None
-
-
-def _ints(values):
-    return list(dict.fromkeys(i for i in (_int(v) for v in values) if i is not None and i > 0))
-
-
-def _is_school(actor):
-    unit = getattr(actor, "org_unit", None)
-    return unit is not None and unit.kind == OrgKind.SCHOOL
-
-
-def _is_authority(actor):
-    """County and up (a hint for the buttons: the services decide)."""
-    unit = getattr(actor, "org_unit", None)
-    return unit is not None and unit.kind != OrgKind.SCHOOL and actor_rank(actor) <= RANK_COUNTY
-
+# (_int, _ints, Page, _audit_full, _back, _next_value, _when, _is_school: the graduation and
+# school-year screens' own, imported above)
 
 def _member(enum, value):
     return next((m for m in enum if m.value == value), None)
-
-
-def _next_value():
-    target = request.values.get("next") or ""
-    return target if target.startswith("/") and not target.startswith("//") else ""
-
-
-def _back(default):
-    target = _next_value()
-    return redirect(get_safe_redirect(target) if target else default)
-
-
-def _when(value):
-    return value.strftime("%Y-%m-%d %H:%M") if value else ""
-
-
-class Page:
-    def __init__(self, stmt, number, size=PAGE_SIZE):
-        self.total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-        self.pages = max(math.ceil(self.total / size), 1)
-        self.number = min(max(number or 1, 1), self.pages)
-        self.items = db.session.scalars(stmt.limit(size).offset((self.number - 1) * size)).unique().all()
-
-    def url(self, number):
-        args = request.args.to_dict()
-        args["page"] = number
-        return url_for(request.endpoint, **args)
-
-
-def _audit_full(actor, students_shown, where):
-    """Full 学籍号 (G + the ID number) shown on a page go to the audit trail."""
-    if not privacy.full_id_allowed(actor):
-        return
-    for s in {s.id: s for s in students_shown if s is not None and s.id_number}.values():
-        privacy.record_full_view(db.session, actor, s, where)
-    db.session.commit()
 
 
 def _visible_students(actor, ids):
@@ -289,7 +232,7 @@ class AdmissionView(ExportMixin, BaseView):
     def list(self):
         actor = current_actor()
         stmt, f = self._query(actor, request.args)
-        page = Page(_with_relations(stmt), _int(request.args.get("page")))
+        page = Page(_with_relations(stmt), _int(request.args.get("page")), PAGE_SIZE)
         rows = [_row(actor, adm) for adm in page.items]
         linked = _visible_students(actor, [r["student_id"] for r in rows])
         for r in rows:
@@ -347,7 +290,7 @@ class AdmissionView(ExportMixin, BaseView):
     def approve(self):
         """新生录取核办 / 外地就读学生核办 of the ticked admissions: each through the approval engine in its
         own savepoint (requests.bulk_approve); the refused ones are reported one by one."""
-        ids = _ints(request.form.getlist("rowid"))
+        ids = [i for i in _ints(request.form.getlist("rowid")) if i > 0]
         default = url_for(".list")
         if not ids:
             flash(_("请先勾选要核办的录取"), "warning")
@@ -394,7 +337,7 @@ class AdmissionView(ExportMixin, BaseView):
         if request.method == "POST":
             reason = request.form.get("reason") or ""
             version = request.form.get("version")
-            _adm, error = call_service(admissions.withdraw, pk, reason, expected_version=_int(version))
+            _adm, error = call_service(admissions.withdraw, pk, reason, expected_version=_version(version))
             if error is None:
                 flash(_("已撤销 %(name)s 的录取，招生计划名额已释放", name=adm.name), "success")
                 return redirect(back)
@@ -464,8 +407,13 @@ class DuplicateAdmissionView(BaseView):
             stmt = stmt.where(DuplicateAdmission.state != DuplicateState.RESOLVED)
         stmt = stmt.options(selectinload(DuplicateAdmission.student), selectinload(DuplicateAdmission.arbiter),
                             selectinload(DuplicateAdmission.year),
-                            selectinload(DuplicateAdmission.admissions).selectinload(Admission.school))
-        page = Page(stmt, _int(request.args.get("page")))
+                            selectinload(DuplicateAdmission.admissions).selectinload(Admission.school),
+                            # what each admission's row shows (links, 核办 of a 佐证): loaded with the page,
+                            # not one query per admission
+                            selectinload(DuplicateAdmission.admissions).selectinload(Admission.request),
+                            selectinload(DuplicateAdmission.admissions).selectinload(Admission.claim_request)
+                            .selectinload(Request.steps))
+        page = Page(stmt, _int(request.args.get("page")), PAGE_SIZE)
         rows = [{"case": c, "xueji_no": (privacy.shown_xueji(actor, c.student.xueji_no) or "") if c.student else "",
                  "admissions": _case_admissions(actor, c),
                  "my_turn": c.state == DuplicateState.ARBITRATION and c.arbiter_id == actor.org_unit_id}
@@ -523,7 +471,7 @@ class DuplicateAdmissionView(BaseView):
             req, error = call_service(
                 lambda session, a: admissions.prove(
                     session, a, pk, reason, attachments=_uploads(session, a, [("evidence", students.EVIDENCE)]),
-                    expected_version=_int(version)))
+                    expected_version=_version(version)))
             if error is None:
                 step = requests.current_step(req)
                 unit = step.org_unit.name if step is not None and step.org_unit is not None else ""
@@ -548,7 +496,8 @@ class DuplicateAdmissionView(BaseView):
             flash(_("请选择通过的录取学校，或选择“均不通过”"), "danger")
             return redirect(url_for(".show", pk=pk))
         result, error = call_service(admissions.arbitrate, case.id, None if winner == "none" else winner,
-                                     request.form.get("comment"), expected_version=_int(request.form.get("version")))
+                                     request.form.get("comment"),
+                                     expected_version=_version(request.form.get("version")))
         if error is None:
             won = next((a for a in result.admissions if a.id == result.winner_id), None)
             flash(_("已仲裁：%(school)s的录取通过，其他学校的录取不通过", school=won.school.name) if won is not None

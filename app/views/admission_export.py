@@ -43,9 +43,9 @@ from app.models.student import Student, StudentStatus
 from app.services import admissions, grades, privacy, scope
 from app.services.context import current_actor
 from app.services.errors import NotFound
+from app.views.graduation import _int, _is_school
 
 ALL_YEARS = "all"
-MAX_ID = 2 ** 31 - 1
 MAX_UNIT_OPTIONS = 800
 SHOWN_SCHOOLS = 300
 YIELD_PER = 2000
@@ -60,19 +60,6 @@ STAGE_TITLES = {grades.STAGE_PRIMARY: "小学毕业生", grades.STAGE_JUNIOR: "�
 # The workbook's headers: the 招生结果 import's own (admission_list) where they carry its data.
 HEADERS = [admission_list.NUMBER, admission_list.NAME, "性别", "出生日期", admission_list.FROM_CODE, "毕业学校名称",
            "毕业班级", admission_list.TO_CODE, admission_list.STAGE, "已录取学校"]
-
-
-def _int(value):
-    try:
-        n = int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-    return n if 0 < n <= MAX_ID else None
-
-
-def _is_school(actor):
-    unit = getattr(actor, "org_unit", None)
-    return unit is not None and unit.kind == OrgKind.SCHOOL
 
 
 def default_year(session):

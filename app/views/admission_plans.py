@@ -48,7 +48,7 @@ from app.services.roles import RANK_COUNTY, actor_rank
 from app.views.base import call_service
 from app.views.graduation import MAX_ID, _audit_full, _int, _ints, _schools_in_scope
 from app.views.movements import ProvinceInForm
-from app.views.school_year import Page, _errors, _is_school, _unit
+from app.views.school_year import Page, _back, _errors, _is_school, _unit, _when
 from app.views.students import (GUARDIAN_SLOTS, KEY_GROUP, OTHER_GROUPS, RECORD_FIELDS, REGISTRATION_DEFAULTS,
                                 _attempt, _form_class, _guardian_data, _record_data, _uploads, form_errors,
                                 other_provinces, render_form, request_url, submitted_message)
@@ -64,6 +64,15 @@ STAGE_CHOICES = [("初中", _l("初中")), ("高中", _l("高中")), ("中职", 
 def _is_county(actor):
     unit = _unit(actor)
     return unit is not None and unit.kind == OrgKind.COUNTY and actor_rank(actor) <= RANK_COUNTY
+
+
+def _version(value):
+    """expected_version of a posted form: blank is none (a new row), a number as it is, anything
+    else a version no row has (refused as stale, never a 500 nor a check skipped)."""
+    value = str(value or "").strip()
+    if not value:
+        return None
+    return int(value) if value.isdigit() and int(value) <= MAX_ID else -1
 
 
 def _call(fn, *args, **kwargs):
@@ -98,10 +107,6 @@ def _grade(code):
     return grades.grade_label(code) or code or ""
 
 
-def _when(value):
-    return value.strftime("%Y-%m-%d %H:%M") if value else ""
-
-
 def _status(adm):
     """(css, label) of a list row's or an admission's state, in the officers' words."""
     if adm is None:
@@ -132,11 +137,6 @@ def _import_links(spec_name):
     return {"upload": url_for("ImportView.upload", spec=spec_name),
             "template": url_for("ImportView.template", spec=spec_name) if sm.has_access("can_template", "ImportView")
             else None}
-
-
-def _back(default):
-    target = request.form.get("next") or ""
-    return redirect(target if target.startswith("/") and not target.startswith("//") else default)
 
 
 class _View(BaseView):
@@ -304,7 +304,7 @@ class PlanView(_View):
     def set(self):
         f = {k: (request.form.get(k) or "").strip() for k in ("school", "grade", "quota", "version", "year")}
         plan, error = _call(admissions.set_plan, f["school"], f["grade"], f["quota"], year_id=f["year"] or None,
-                            expected_version=f["version"] or None)
+                            expected_version=_version(f["version"]))
         key = f"{f['school']}-{f['grade']}"
         if error is None:
             flash(_("已将%(school)s%(grade)s招生计划数设为 %(n)s 人", school=plan.school.name, grade=_grade(plan.grade),
@@ -375,7 +375,8 @@ class AdmissionListView(_View):
             stmt = admissions.list_rows_query(actor, year.id, school_id, waiting, q or None).options(
                 selectinload(AdmissionListRow.student), selectinload(AdmissionListRow.from_school),
                 selectinload(AdmissionListRow.to_school),
-                selectinload(AdmissionListRow.admission).selectinload(Admission.duplicate))
+                selectinload(AdmissionListRow.admission).selectinload(Admission.duplicate),
+                selectinload(AdmissionListRow.admission).selectinload(Admission.request))
             page = Page(stmt, _int(request.args.get("page")), 50)
             rows = [_list_row(actor, r) for r in page.items]
             _audit_full(actor, [r.student for r in page.items], "统一招生名单")

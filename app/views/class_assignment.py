@@ -23,21 +23,25 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app.extensions import db
-from app.models.org import OrgKind
-from app.services import class_assignment, grades
+from app.services import class_assignment, grades, school_years
 from app.services.context import current_actor
-from app.services.errors import DomainError, NotFound
-from app.services.roles import RANK_SCHOOL, actor_rank
 from app.views.base import call_service
-
-
-def _is_school(actor):
-    unit = getattr(actor, "org_unit", None)
-    return unit is not None and unit.kind == OrgKind.SCHOOL and actor_rank(actor) <= RANK_SCHOOL
+from app.views.graduation import MAX_ID
+from app.views.school_year import _is_school
 
 
 def _flag(name):
     return request.form.get(name) in ("1", "on", "true", "y")
+
+
+def _no_huge_ids(*values):
+    """An id beyond the column's range names no class or student: a 404 like any other unknown id
+    (the database would refuse the number itself). Malformed ones are the service's to refuse."""
+    for value in values:
+        for v in (value if isinstance(value, (list, tuple)) else [value]):
+            text = str(v or "").strip()
+            if text.isdigit() and int(text) > MAX_ID:
+                abort(404)
 
 
 class ClassAssignmentView(BaseView):
@@ -105,6 +109,7 @@ class ClassAssignmentView(BaseView):
         if not ids:
             flash(_("请先勾选要分班的学生"), "danger")
             return self._back(grade)
+        _no_huge_ids(ids, request.form.get("target_class"))
         done, error = call_service(class_assignment.assign, request.form.get("target_class"), ids)
         if error is None:
             flash(_("已将 %(n)s 名学生分入%(cls)s", n=len(done), cls=self._class_name(done)), "success")
@@ -120,7 +125,7 @@ class ClassAssignmentView(BaseView):
     @has_access
     @permission_name("assign")
     def capacity(self, pk):
-        from app.services import school_years
+        _no_huge_ids(pk)
         grade = request.form.get("grade")
         cls, error = call_service(school_years.update_class, pk, {"capacity": request.form.get("capacity", "")},
                                   request.form.get("version"))
@@ -137,6 +142,7 @@ class ClassAssignmentView(BaseView):
     def _auto_args(self):
         f = request.form
         only_ticked = f.get("scope") == "ticked"
+        _no_huge_ids(f.getlist("class_id"), f.getlist("student_id") if only_ticked else [])
         return {
             "grade": (f.get("grade") or "").strip(),
             "class_ids": f.getlist("class_id"),
@@ -186,12 +192,10 @@ class ClassAssignmentView(BaseView):
     @has_access
     @permission_name("list")
     def roster(self, pk):
-        try:
-            r = class_assignment.roster(db.session, current_actor(), pk)
-            db.session.commit()  # the audit of full 学籍号 shown
-        except NotFound:
-            db.session.rollback()
-            abort(404)
+        _no_huge_ids(pk)
+        r, error = call_service(class_assignment.roster, pk)  # commits the audit of full 学籍号 shown
+        if error is not None:
+            return redirect(url_for(".list"))
         return self.render_template("class_assignment/print.html", title=_("%(cls)s学生名单", cls=r["name"]),
                                     school=r["school"], rosters=[r],
                                     back=url_for(".list", grade=r["cls"].grade))
@@ -200,18 +204,12 @@ class ClassAssignmentView(BaseView):
     @has_access
     @permission_name("list")
     def print_grade(self):
-        actor = current_actor()
-        try:
-            school, rosters = class_assignment.grade_rosters(db.session, actor, request.args.get("school"),
-                                                             request.args.get("grade"))
-            db.session.commit()
-        except NotFound:
-            db.session.rollback()
-            abort(404)
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "danger")
+        _no_huge_ids(request.args.get("school"))
+        result, error = call_service(class_assignment.grade_rosters, request.args.get("school"),
+                                     request.args.get("grade"))
+        if error is not None:
             return redirect(url_for(".list"))
+        school, rosters = result
         grade = request.args.get("grade")
         return self.render_template(
             "class_assignment/print.html", title=_("%(grade)s分班名单", grade=grades.grade_label(grade) or grade),

@@ -252,6 +252,9 @@ def test_the_school_not_keeping_the_student_withdraws(app, as_user, season):
     stale = html(client.post(f"/admissionview/withdraw/{west}", data={"reason": "x", "version": version - 1},
                              follow_redirects=True))
     assert "已被他人修改" in stale and admission(app, west)[0] == AdmissionState.PENDING
+    stale = html(client.post(f"/admissionview/withdraw/{west}", data={"reason": "x", "version": "abc"},
+                             follow_redirects=True))  # a hand-made version: stale, not unchecked
+    assert "已被他人修改" in stale and admission(app, west)[0] == AdmissionState.PENDING
     # Another school's admission: not withdrawn, whatever the form says.
     as_user(WEST_JUNIOR).post(f"/admissionview/withdraw/{east}", data={"reason": "x", "version": 1})
     assert admission(app, east)[0] == AdmissionState.PENDING

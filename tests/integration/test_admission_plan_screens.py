@@ -145,6 +145,11 @@ def test_the_county_sets_a_quota_inline_and_a_stale_or_bad_value_changes_nothing
     # A form shown before that change: refused, nothing changes.
     page = ok(county.post("/planview/set", data={"school": school_id, "grade": "21", "quota": "7", "version": version}))
     assert "该记录已被他人修改，请刷新后重试" in page and plan_state(app, plan_id)[0] == 5
+    # A hand-made version is stale too (never a 500, never a change without the check).
+    for bad in ("abc", "9" * 30):
+        page = ok(county.post("/planview/set", data={"school": school_id, "grade": "21", "quota": "7",
+                                                     "version": bad}))
+        assert "该记录已被他人修改，请刷新后重试" in page and plan_state(app, plan_id)[:2] == (5, 0)
     # Below the seats held (one admitted, one pending).
     with app.app_context():
         a, b = db.session.scalars(select(Student).order_by(Student.id)).all()[:2]

@@ -356,6 +356,18 @@ def test_a_school_touches_only_its_own_classes_and_superiors_only_read(app):
         assert "*" in viewer["students"][0]["xueji_no"]  # masked for a read-only account
         with pytest.raises(NotFound):
             ca.roster(db.session, acc("county_360103"), my_classes[0])
+        school, rosters = ca.grade_rosters(db.session, acc(COUNTY), junior_id, "21")
+        assert school.id == junior_id and [len(r["students"]) for r in rosters] == [2, 0]
+        with pytest.raises(NotFound):
+            ca.grade_rosters(db.session, acc("county_360103"), junior_id, "21")
+        with pytest.raises(NotFound, match="请选择学校"):
+            ca.grade_rosters(db.session, acc(COUNTY), "abc", "21")
+        # a ticked student already placed is named; another school's is not found (nor named)
+        with pytest.raises(DomainError, match=f"{name_of(1)}.*不在初中一年级待分班名单中"):
+            ca.plan(db.session, me, None, "21", my_classes, seed=1, student_ids=[mine[0], mine[2]])
+        with pytest.raises(NotFound) as hidden:
+            ca.plan(db.session, me, None, "21", my_classes, seed=1, student_ids=[mine[0], theirs[0]])
+        assert name_of(50) not in hidden.value.message
         db.session.rollback()
 
 
@@ -384,6 +396,8 @@ def test_screens_preview_apply_and_print(app, as_user):
     resp = c.post("/classassignmentview/assign", data={"grade": "21", "student_id": [ids[0], ids[1]],
                                                         "target_class": cids[0]}, follow_redirects=True)
     assert "已将 2 名学生分入初中一年级1班" in page(resp)
+    with app.app_context():
+        assert {s.id for s in members(cids[0])} == {ids[0], ids[1]} and pending_count() == 8
     # 额定人数 from this screen, then more students than seats
     for cid in cids:
         with app.app_context():
@@ -391,6 +405,8 @@ def test_screens_preview_apply_and_print(app, as_user):
         resp = c.post(f"/classassignmentview/capacity/{cid}", data={"grade": "21", "capacity": "3",
                                                                     "version": version}, follow_redirects=True)
         assert "额定人数已设为 3 人" in page(resp)
+        with app.app_context():
+            assert db.session.get(SchoolClass, cid).capacity == 3
     form = {"grade": "21", "class_id": cids, "seed": "42", "scope": "all"}
     text = page(c.post("/classassignmentview/preview", data=form))
     assert "待分班学生 8 名，所选班级只剩 7 个名额" in text and 'id="form-error"' in text
@@ -421,6 +437,16 @@ def test_screens_preview_apply_and_print(app, as_user):
     assert c.post("/classassignmentview/assign", data={"grade": "21", "student_id": [ids[2]],
                                                        "target_class": their_class}).status_code == 404
     assert c.get(f"/classassignmentview/roster/{their_class}").status_code == 404
+    # ids beyond the column's range: not found either, never a 500
+    huge = "9" * 30
+    assert c.post("/classassignmentview/assign", data={"grade": "21", "student_id": [huge],
+                                                       "target_class": cids[0]}).status_code == 404
+    assert c.post("/classassignmentview/preview", data={**form, "class_id": [huge]}).status_code == 404
+    assert c.post(f"/classassignmentview/capacity/{huge}", data={"capacity": "1"}).status_code == 404
+    assert c.get(f"/classassignmentview/roster/{huge}").status_code == 404
+    assert c.get(f"/classassignmentview/print?school={huge}&grade=21").status_code == 404
+    with app.app_context():
+        assert ids[2] not in {s.id for s in members(their_class)} and pending_count() == 0
 
     # printable lists: one class, the whole grade
     text = page(c.get(f"/classassignmentview/roster/{cids[0]}"))
