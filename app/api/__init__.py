@@ -1,15 +1,17 @@
 """REST API (JWT from POST /api/v1/security/login): the same services and the same scoping."""
+from flask import request
 from flask_appbuilder.api import ModelRestApi
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from marshmallow import fields
+from sqlalchemy import func, select
 from werkzeug.exceptions import BadRequest
 
 from app.extensions import db
 from app.models.audit import AuditLog
 from app.models.org import OrgUnit, Region
-from app.services import orgs, privacy
+from app.services import grades, orgs, privacy, scope
 from app.services.context import current_actor
-from app.services.errors import DomainError
+from app.services.errors import DomainError, NotFound
 from app.views.base import SCOPED
 
 
@@ -56,6 +58,134 @@ class ScopedModelRestApi(ModelRestApi):
 class EnumLabel(fields.Field):
     def _serialize(self, value, attr, obj, **kwargs):
         return None if value is None else {"code": value.value, "name": str(value.label)}
+
+
+# ---------------------------------------------------------------- shared by the hand-written APIs
+
+MAX_ID = 2 ** 31 - 1  # an id beyond the column's range is no id (PostgreSQL would refuse to compare it)
+
+
+class BadInput(DomainError):
+    """Malformed request body or query (not a rule of the domain): 400."""
+
+    status = 400
+
+
+def iso(value):
+    return value.isoformat() if value is not None else None
+
+
+def label(value):
+    """An enum member as {code, name}."""
+    return {"code": value.value, "name": str(value.label)} if value is not None else None
+
+
+def grade_brief(code):
+    return {"code": code, "name": grades.grade_label(code)} if code else None
+
+
+def school_brief(unit):
+    return {"id": unit.id, "name": unit.name, "school_code": unit.school_code} if unit is not None else None
+
+
+def audit_full(session, actor, shown, where):
+    """An access entry for each student shown with the full ID number (roles with full view only)."""
+    if not privacy.full_id_allowed(actor):
+        return
+    for s in {s.id: s for s in shown if s is not None}.values():
+        privacy.record_full_view(session, actor, s, where)
+
+
+def in_range(pk):
+    """A path id beyond the column's range: not found, like any id that does not exist."""
+    if not 0 < pk <= MAX_ID:
+        raise NotFound("记录不存在或不在您的管辖范围内")
+    return pk
+
+
+def _whole(value):
+    """A JSON number or digit text as an int, else None (true/false, 1.5, "１²" are no ids)."""
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def id_arg(name):
+    """An id of the query string, or None when absent; text, 0 or beyond the column answers 400."""
+    value = (request.args.get(name) or "").strip()
+    if not value:
+        return None
+    n = _whole(value)
+    if n is None or not 0 < n <= MAX_ID:
+        raise BadInput(f"{name} 应为有效的编号")
+    return n
+
+
+def id_list(body, name, most):
+    """The ids listed under `name` in the body, [] when absent, in order without repeats."""
+    value = body.get(name)
+    if value is None or value == []:
+        return []
+    if not isinstance(value, list):
+        raise BadInput(f"{name} 应为编号列表")
+    if len(value) > most:
+        raise BadInput(f"{name} 一次最多 {most} 个")
+    out = [_whole(v) for v in value]
+    if any(n is None or not 0 < n <= MAX_ID for n in out):
+        raise BadInput(f"{name} 应为编号列表")
+    return list(dict.fromkeys(out))
+
+
+def enum_arg(name, enum, extra=()):
+    """A member of `enum` (or one of the `extra` words) named by its value in the query string."""
+    value = (request.args.get(name) or "").strip()
+    if not value:
+        return None
+    if value in extra:
+        return value
+    for member in enum:
+        if member.value == value:
+            return member
+    choices = "、".join([*extra, *(f"{m.value}（{m.label}）" for m in enum)])
+    raise BadInput(f"{name} 的取值“{value}”无效（可选：{choices}）")
+
+
+def page(session, stmt):
+    """(total, page, page_size, rows) of a scoped select, paged by the query string."""
+    from app.api.movements import _paging  # movements imports this package
+
+    number, size = _paging()  # refuses pages beyond any table
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    rows = session.scalars(stmt.offset(number * size).limit(size)).unique().all()
+    return total, number, size, rows
+
+
+class PathScopedMixin:
+    """For an API whose routes carry the pk of several models, `scoped_paths` = ((url part, model), …):
+    an out-of-scope or impossible pk answers 404 exactly like a missing one, even before the
+    permission check. Goes before RegistryApiMixin."""
+
+    scoped_paths = ()
+
+    def _visible(self, pk):
+        rule = request.url_rule.rule if request.url_rule is not None else ""
+        model = next((m for part, m in self.scoped_paths if part in rule), None)
+        actor = current_actor()
+        if model is None or actor is None:
+            return model is None
+        if not 0 < pk <= MAX_ID:
+            return False
+        try:
+            scope.get(db.session, actor, model, pk)
+        except NotFound:
+            return False
+        return True
+
+    def response_403(self):
+        pk = (request.view_args or {}).get("pk")
+        if pk is not None and not self._visible(pk):
+            return self.response_404()
+        return self.response(403, message="您没有权限执行此操作")
 
 
 class OrgUnitApi(ScopedModelRestApi):

@@ -32,22 +32,20 @@ from flask import request
 from flask_appbuilder.api import BaseApi, expose, safe
 from flask_appbuilder.security.decorators import permission_name, protect
 from marshmallow import Schema, fields
-from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from app.api.movements import _paging, _started, _unit_brief
-from app.api.registry import (BadInput, RegistryApiMixin, _body, _decode_attachments, _int_or_none,
-                              _request_summary, _text)
+from app.api import (MAX_ID, BadInput, PathScopedMixin, audit_full as _audit_full, enum_arg as _enum_arg,
+                     grade_brief as _grade, id_arg as _id_arg, id_list, in_range as _in_range, iso as _iso,
+                     label as _label, page as _page, school_brief as _school)
+from app.api.movements import _started, _unit_brief
+from app.api.registry import RegistryApiMixin, _body, _decode_attachments, _int_or_none, _request_summary, _text
 from app.extensions import db
 from app.models.admission import (Admission, AdmissionKind, AdmissionListRow, AdmissionState, DuplicateAdmission,
                                   DuplicateState, EnrollmentPlan)
 from app.models.requests import Request, RequestState, RequestStep
 from app.services import admissions, grades, privacy, requests, scope, students
-from app.services.context import current_actor
-from app.services.errors import NotFound
 
 MAX_IDS = 5000
-MAX_ID = 2 ** 31 - 1  # an id beyond the column's range is no id (PostgreSQL would refuse to compare it)
 
 
 # ---------------------------------------------------------------- request bodies (OpenAPI)
@@ -107,22 +105,6 @@ class AdmissionArbitrateBody(Schema):
 
 # ---------------------------------------------------------------- serialisation
 
-def _iso(value):
-    return value.isoformat() if value is not None else None
-
-
-def _label(value):
-    return {"code": value.value, "name": str(value.label)} if value is not None else None
-
-
-def _grade(code):
-    return {"code": code, "name": grades.grade_label(code)} if code else None
-
-
-def _school(unit):
-    return {"id": unit.id, "name": unit.name, "school_code": unit.school_code} if unit is not None else None
-
-
 def _year(year):
     return {"id": year.id, "name": year.name} if year is not None else None
 
@@ -136,13 +118,6 @@ def _student(actor, s):
         return None
     return {"id": s.id, "name": s.name, "xueji_no": privacy.shown_xueji(actor, s.xueji_no),
             "status": _label(s.status)}
-
-
-def _audit_full(session, actor, shown, where):
-    if not privacy.full_id_allowed(actor):
-        return
-    for s in {s.id: s for s in shown if s is not None and s.id_number}.values():
-        privacy.record_full_view(session, actor, s, where)
 
 
 def _plan_out(p):
@@ -203,17 +178,6 @@ def _duplicate_out(actor, c):
 
 # ---------------------------------------------------------------- input
 
-def _enum_arg(name, enum):
-    value = (request.args.get(name) or "").strip()
-    if not value:
-        return None
-    for member in enum:
-        if member.value == value:
-            return member
-    choices = "、".join(f"{m.value}（{m.label}）" for m in enum)
-    raise BadInput(f"{name} 的取值“{value}”无效（可选：{choices}）")
-
-
 def _flag_arg(name):
     value = (request.args.get(name) or "").strip().lower()
     if value in ("", "0", "false", "no"):
@@ -221,20 +185,6 @@ def _flag_arg(name):
     if value in ("1", "true", "yes"):
         return True
     raise BadInput(f"{name} 的取值“{value}”无效（可选：1 或 0）")
-
-
-def _id_arg(name):
-    value = _int_or_none(request.args.get(name), name)
-    if value is not None and not 0 < value <= MAX_ID:
-        raise BadInput(f"{name} 应为有效的编号")
-    return value
-
-
-def _in_range(pk):
-    """A path id beyond the column's range: not found, like any id that does not exist."""
-    if not 0 < pk <= MAX_ID:
-        raise NotFound("记录不存在或不在您的管辖范围内")
-    return pk
 
 
 def _grade_arg():
@@ -254,30 +204,6 @@ def _value(body, name):
     return str(value)
 
 
-def _id_list(body, name):
-    value = body.get(name)
-    if not isinstance(value, list) or not value:
-        raise BadInput(f"请提供 {name}（编号列表）")
-    if len(value) > MAX_IDS:
-        raise BadInput(f"{name} 一次最多 {MAX_IDS} 个")
-    out = []
-    for v in value:
-        if isinstance(v, bool):
-            raise BadInput(f"{name} 应为编号列表")
-        n = _int_or_none(v, name)
-        if n is None or not 0 < n <= MAX_ID:
-            raise BadInput(f"{name} 应为编号列表")
-        out.append(n)
-    return list(dict.fromkeys(out))
-
-
-def _page(session, stmt):
-    page, size = _paging()
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    rows = session.scalars(stmt.offset(page * size).limit(size)).unique().all()
-    return total, page, size, rows
-
-
 def _admission_relations(stmt):
     return stmt.options(selectinload(Admission.student), selectinload(Admission.school),
                         selectinload(Admission.from_school), selectinload(Admission.year),
@@ -290,10 +216,7 @@ def _load_admission(session, actor, pk):
 
 # ---------------------------------------------------------------- the API
 
-_SCOPED_BY_PATH = (("/plans/", EnrollmentPlan), ("/admissions/", Admission), ("/duplicates/", DuplicateAdmission))
-
-
-class AdmissionApi(RegistryApiMixin, BaseApi):
+class AdmissionApi(PathScopedMixin, RegistryApiMixin, BaseApi):
     resource_name = "admission"
     openapi_spec_tag = "招生入学"
     allow_browser_login = False
@@ -303,27 +226,7 @@ class AdmissionApi(RegistryApiMixin, BaseApi):
     openapi_spec_component_schemas = (AdmissionPlanBody, AdmissionPlanChangeBody, AdmissionListRowBody,
                                       AdmissionAdmitBody, AdmissionSelfAdmitBody, AdmissionWithdrawBody,
                                       AdmissionProveBody, AdmissionArbitrateBody)
-
-    def _visible(self, pk):
-        """Whether the row behind `pk` of this route (a plan, an admission or a case) is in scope."""
-        rule = request.url_rule.rule if request.url_rule is not None else ""
-        model = next((m for part, m in _SCOPED_BY_PATH if part in rule), None)
-        actor = current_actor()
-        if model is None or actor is None:
-            return model is None
-        if not 0 < pk <= MAX_ID:
-            return False
-        try:
-            scope.get(db.session, actor, model, pk)
-        except NotFound:
-            return False
-        return True
-
-    def response_403(self):
-        pk = (request.view_args or {}).get("pk")
-        if pk is not None and not self._visible(pk):
-            return self.response_404()
-        return self.response(403, message="您没有权限执行此操作")
+    scoped_paths = (("/plans/", EnrollmentPlan), ("/admissions/", Admission), ("/duplicates/", DuplicateAdmission))
 
     # ------------------------------------------------------------ 招生计划数
 
@@ -567,7 +470,9 @@ class AdmissionApi(RegistryApiMixin, BaseApi):
               $ref: '#/components/responses/422'
         """
         def work(actor, saved):
-            ids = _id_list(_body(), "row_ids")
+            ids = id_list(_body(), "row_ids", MAX_IDS)
+            if not ids:
+                raise BadInput("请提供 row_ids（编号列表）")
             done, failed = admissions.admit_from_list(db.session, actor, ids)
             message = f"已录取 {len(done)} 名学生，等待县（区）核办"
             if failed:

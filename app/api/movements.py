@@ -176,6 +176,8 @@ def _paging():
         raise BadInput("page 不能为负数，page_size 应大于 0")
     if size > MAX_PAGE_SIZE:
         raise BadInput(f"page_size 最大为 {MAX_PAGE_SIZE}")
+    if page * size > 2 ** 31 - 1:  # an OFFSET beyond any table (and beyond a 64-bit integer: a 500)
+        raise BadInput("page 超出范围")
     return page, size
 
 

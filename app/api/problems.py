@@ -32,6 +32,7 @@ from flask_appbuilder.security.decorators import permission_name, protect
 from marshmallow import Schema, fields
 from sqlalchemy import func, select
 
+from app.api import enum_arg as _enum_arg
 from app.api.movements import _paging, _started, _unit_brief
 from app.api.registry import (AttachmentIn, BadInput, RegistryApiMixin, _body, _decode_attachments, _int_or_none,
                               _text)
@@ -141,19 +142,6 @@ def _problem_out(session, actor, problem, audited=None):
         "resolution": problem.resolution,
         "resolved_at": problem.resolved_at.isoformat() if problem.resolved_at else None,
     }
-
-
-def _enum_arg(name, enum, extra=()):
-    value = (request.args.get(name) or "").strip()
-    if not value:
-        return None
-    if value in extra:
-        return value
-    for member in enum:
-        if member.value == value:
-            return member
-    choices = "、".join([*extra, *(f"{m.value}（{m.label}）" for m in enum)])
-    raise BadInput(f"{name} 的取值“{value}”无效（可选：{choices}）")
 
 
 def _page_of(session, actor, stmt):

@@ -22,7 +22,7 @@ from marshmallow import Schema, fields
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.api import EnumLabel, ScopedModelRestApi
+from app.api import BadInput, EnumLabel, ScopedModelRestApi
 from app.codes import tables
 from app.extensions import db
 from app.models.requests import Request
@@ -34,12 +34,6 @@ from app.services.errors import DomainError, NotFound, PermissionDenied
 MAX_BULK = 500
 # base64 of MAX_BYTES, with a little room for padding: larger strings are refused before decoding.
 _MAX_B64 = (attachments.MAX_BYTES + 2) // 3 * 4 + 4
-
-
-class BadInput(DomainError):
-    """Malformed request body (not a rule of the domain): 400."""
-
-    status = 400
 
 
 # ---------------------------------------------------------------- serialisation

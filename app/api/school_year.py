@@ -32,24 +32,25 @@ and runs / undoes the 升级, schools keep their classes and graduate, counties 
 - GET  promotions/<pk>/held          students the 升级 left in their grade, and why
 - GET  report                        学年末统计 per school
 """
-import datetime
 
 from flask import request
 from flask_appbuilder.api import BaseApi, expose, safe
 from flask_appbuilder.security.decorators import permission_name, protect
 from marshmallow import Schema, fields
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from app.api.movements import _code_text, _paging, _unit_brief
-from app.api.registry import BadInput, RegistryApiMixin, _actor_unit, _body, _int_or_none, _text
+from app.api import (MAX_ID, BadInput, PathScopedMixin, audit_full as _audit_full, enum_arg as _enum_arg,
+                     grade_brief as _grade, id_arg, id_list, in_range as _in_range, iso as _iso, label as _label,
+                     page as _page, school_brief as _school)
+from app.api.movements import _code_text, _unit_brief
+from app.api.registry import RegistryApiMixin, _actor_unit, _body, _int_or_none, _text
 from app.codes import tables
 from app.extensions import db
 from app.models.org import OrgKind, OrgUnit
 from app.models.school_year import (Graduation, GraduationState, HoldReason, PromotionHold, PromotionRun,
                                     SchoolClass, SchoolTerm, SchoolYear)
 from app.services import graduation, grades, privacy, promotion, school_years, scope
-from app.services.context import current_actor
 from app.services.errors import NotFound
 
 MAX_IDS = 50000
@@ -127,24 +128,8 @@ class PromoteHeldBody(Schema):
 
 # ---------------------------------------------------------------- serialisation
 
-def _iso(value):
-    return value.isoformat() if value is not None else None
-
-
-def _label(value):
-    return {"code": value.value, "name": str(value.label)} if value is not None else None
-
-
-def _grade(code):
-    return {"code": code, "name": grades.grade_label(code)} if code else None
-
-
 def _stage(code):
     return {"code": code, "name": grades.STAGE_LABELS.get(code, code)} if code else None
-
-
-def _school(unit):
-    return {"id": unit.id, "name": unit.name, "school_code": unit.school_code} if unit is not None else None
 
 
 def _person(account):
@@ -152,14 +137,8 @@ def _person(account):
 
 
 def time_point_label(value):
-    """2027-08-11 00:00 → "2027年8月10日24时", as the 2014 guide says it."""
-    if value is None:
-        return None
-    if value.hour == 0 and value.minute == 0:
-        day = value - datetime.timedelta(days=1)
-        return f"{day.year}年{day.month}月{day.day}日24时"
-    minutes = f"{value.minute}分" if value.minute else ""
-    return f"{value.year}年{value.month}月{value.day}日{value.hour}时{minutes}"
+    """2027-08-11 00:00 → "2027年8月10日24时", as the 2014 guide (and the screens) say it; None stays None."""
+    return school_years.time_point_label(value) if value is not None else None
 
 
 def _run_out(run):
@@ -207,13 +186,6 @@ def _student_brief(actor, s):
             "status": _label(s.status)}
 
 
-def _audit_full(session, actor, students, where):
-    if not privacy.full_id_allowed(actor):
-        return
-    for s in {s.id: s for s in students}.values():
-        privacy.record_full_view(session, actor, s, where)
-
-
 def _graduate_out(actor, g):
     s = g.student
     return {"id": g.id,
@@ -255,20 +227,7 @@ def _held_out(actor, h):
 # ---------------------------------------------------------------- input
 
 def _id_list(body, name):
-    value = body.get(name)
-    if value in (None, []):
-        return []
-    if not isinstance(value, list):
-        raise BadInput(f"{name} 应为编号列表")
-    if len(value) > MAX_IDS:
-        raise BadInput(f"{name} 一次最多 {MAX_IDS} 个")
-    try:
-        out = [_int_or_none(v, name) for v in value]
-    except BadInput:
-        out = [None]
-    if None in out:
-        raise BadInput(f"{name} 应为编号列表")
-    return list(dict.fromkeys(out))
+    return id_list(body, name, MAX_IDS)
 
 
 def _date_fields(body, *names):
@@ -278,19 +237,6 @@ def _date_fields(body, *names):
         if name in body:
             out[name] = _text(body, name)
     return out
-
-
-def _enum_arg(name, enum, extra=()):
-    value = (request.args.get(name) or "").strip()
-    if not value:
-        return None
-    if value in extra:
-        return value
-    for member in enum:
-        if member.value == value:
-            return member
-    choices = "、".join([*extra, *(f"{m.value}（{m.label}）" for m in enum)])
-    raise BadInput(f"{name} 的取值“{value}”无效（可选：{choices}）")
 
 
 def _grade_arg():
@@ -305,26 +251,15 @@ def _school_arg(session, actor, value, name="school_id"):
     school_id = _int_or_none(value, name)
     if school_id is None:
         return None
-    school = scope.get(session, actor, OrgUnit, school_id)
+    school = scope.get(session, actor, OrgUnit, _in_range(school_id))
     if school.kind != OrgKind.SCHOOL:
         raise NotFound("记录不存在或不在您的管辖范围内")
     return school
 
 
-def _page(session, stmt):
-    page, size = _paging()
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    rows = session.scalars(stmt.offset(page * size).limit(size)).all()
-    return total, page, size, rows
-
-
 # ---------------------------------------------------------------- the API
 
-_SCOPED_BY_PATH = (("/years/", SchoolYear), ("/terms/", SchoolTerm), ("/classes/", SchoolClass),
-                   ("/graduates/", Graduation), ("/promotions/", PromotionRun))
-
-
-class SchoolYearApi(RegistryApiMixin, BaseApi):
+class SchoolYearApi(PathScopedMixin, RegistryApiMixin, BaseApi):
     resource_name = "school-year"
     openapi_spec_tag = "学年学期、毕业与升级"
     allow_browser_login = False
@@ -337,25 +272,8 @@ class SchoolYearApi(RegistryApiMixin, BaseApi):
     openapi_spec_component_schemas = (YearBody, YearUpdateBody, TermBody, ClassCreateBody, ClassUpdateBody,
                                       AssignBody, GraduationBody, GraduateInfoBody, RejectBody, PromotionBody,
                                       RevertBody, PromoteHeldBody)
-
-    def _visible(self, pk):
-        """Whether the row behind `pk` of this route (a year, term, class, graduate or run) is in scope."""
-        rule = request.url_rule.rule if request.url_rule is not None else ""
-        model = next((m for part, m in _SCOPED_BY_PATH if part in rule), None)
-        actor = current_actor()
-        if model is None or actor is None:
-            return model is None
-        try:
-            scope.get(db.session, actor, model, pk)
-        except NotFound:
-            return False
-        return True
-
-    def response_403(self):
-        pk = (request.view_args or {}).get("pk")
-        if pk is not None and not self._visible(pk):
-            return self.response_404()
-        return self.response(403, message="您没有权限执行此操作")
+    scoped_paths = (("/years/", SchoolYear), ("/terms/", SchoolTerm), ("/classes/", SchoolClass),
+                    ("/graduates/", Graduation), ("/promotions/", PromotionRun))
 
     # ------------------------------------------------------------ 学年学期
 
@@ -457,7 +375,7 @@ class SchoolYearApi(RegistryApiMixin, BaseApi):
               $ref: '#/components/responses/422'
         """
         def work(actor, saved):
-            scope.get(db.session, actor, SchoolYear, pk)
+            scope.get(db.session, actor, SchoolYear, _in_range(pk))
             body = _body()
             version = _int_or_none(body.get("expected_version"), "expected_version")
             data = _date_fields(body, "starts_on", "ends_on", "promotion_at")
@@ -501,7 +419,7 @@ class SchoolYearApi(RegistryApiMixin, BaseApi):
               $ref: '#/components/responses/422'
         """
         def work(actor, saved):
-            scope.get(db.session, actor, SchoolTerm, pk)
+            scope.get(db.session, actor, SchoolTerm, _in_range(pk))
             body = _body()
             term = school_years.update_term(db.session, actor, pk, _date_fields(body, "starts_on", "ends_on"))
             return {"id": term.id, "result": {"id": term.id, "kind": _label(term.kind), "name": str(term),
@@ -604,6 +522,8 @@ class SchoolYearApi(RegistryApiMixin, BaseApi):
         def work(actor, saved):
             body = _body()
             school_id = _int_or_none(body.get("school_id"), "school_id")
+            if school_id is not None:
+                _in_range(school_id)
             grade = _code_text(body, "grade")
             count = _int_or_none(body.get("count"), "count")
             teachers = body.get("head_teachers") or []
@@ -650,7 +570,7 @@ class SchoolYearApi(RegistryApiMixin, BaseApi):
               $ref: '#/components/responses/422'
         """
         def work(actor, saved):
-            cls = scope.get(db.session, actor, SchoolClass, pk)
+            cls = scope.get(db.session, actor, SchoolClass, _in_range(pk))
             body = _body()
             version = _int_or_none(body.get("expected_version"), "expected_version")
             # Not sent = unchanged (the service takes the whole form, where an empty field clears).
@@ -687,7 +607,7 @@ class SchoolYearApi(RegistryApiMixin, BaseApi):
               $ref: '#/components/responses/422'
         """
         def work(actor, saved):
-            text = str(scope.get(db.session, actor, SchoolClass, pk))
+            text = str(scope.get(db.session, actor, SchoolClass, _in_range(pk)))
             school_years.delete_class(db.session, actor, pk)
             return {"id": pk, "message": f"已删除{text}"}
         return self._serve(work)
@@ -725,7 +645,7 @@ class SchoolYearApi(RegistryApiMixin, BaseApi):
               $ref: '#/components/responses/422'
         """
         def work(actor, saved):
-            cls = scope.get(db.session, actor, SchoolClass, pk)
+            cls = scope.get(db.session, actor, SchoolClass, _in_range(pk))
             ids = _id_list(_body(), "student_ids")
             if not ids:
                 raise BadInput("请选择要分入本班的学生（student_ids）")
@@ -878,7 +798,7 @@ class SchoolYearApi(RegistryApiMixin, BaseApi):
             if destination not in (None, "none") and destination not in tables.table(DESTINATIONS):
                 raise BadInput(f"destination 的取值“{destination}”不是毕业去向代码（可选：none、"
                                + "、".join(f"{k}（{v}）" for k, v in tables.table(DESTINATIONS).items()) + "）")
-            school_id = _int_or_none(request.args.get("school_id"), "school_id")
+            school_id = id_arg("school_id")
             stmt = graduation.graduates_query(
                 actor, state=None if state == "all" else state, school_id=school_id, grade=_grade_arg(),
                 destination=destination, q=request.args.get("q") or None)
@@ -967,7 +887,7 @@ class SchoolYearApi(RegistryApiMixin, BaseApi):
               $ref: '#/components/responses/422'
         """
         def work(actor, saved):
-            scope.get(db.session, actor, Graduation, pk)
+            scope.get(db.session, actor, Graduation, _in_range(pk))
             body = _body()
             version = _int_or_none(body.get("expected_version", body.get("version")), "expected_version")
             g = graduation.reject(db.session, actor, pk, _text(body, "reason"), expected_version=version)
@@ -1034,6 +954,8 @@ class SchoolYearApi(RegistryApiMixin, BaseApi):
             year_id = _int_or_none(_body().get("year_id"), "year_id")
             if year_id is None:
                 raise BadInput("请选择要升级的学年（year_id）")
+            if not 0 < year_id <= MAX_ID:
+                raise BadInput("year_id 应为有效的编号")
             run = promotion.run(db.session, actor, year_id)
             return {"id": run.id, "result": _run_out(run),
                     "message": f"{run.year.name}升级完成：{run.promoted} 名学生、{run.classes} 个班级已处理，"
@@ -1073,7 +995,7 @@ class SchoolYearApi(RegistryApiMixin, BaseApi):
               $ref: '#/components/responses/422'
         """
         def work(actor, saved):
-            scope.get(db.session, actor, PromotionRun, pk)
+            scope.get(db.session, actor, PromotionRun, _in_range(pk))
             run, back = promotion.revert(db.session, actor, pk, _text(_body(), "reason"))
             return {"id": run.id, "back": back, "result": _run_out(run),
                     "message": f"已撤销{run}：{back} 名学生退回原年级"}
@@ -1111,7 +1033,7 @@ class SchoolYearApi(RegistryApiMixin, BaseApi):
               $ref: '#/components/responses/422'
         """
         def work(actor, saved):
-            scope.get(db.session, actor, PromotionRun, pk)
+            scope.get(db.session, actor, PromotionRun, _in_range(pk))
             body = _body() if request.get_data() else {}
             school = _school_arg(db.session, actor, body.get("school_id"))
             done = promotion.promote_held(db.session, actor, pk, school_id=school.id if school else None)
@@ -1160,7 +1082,7 @@ class SchoolYearApi(RegistryApiMixin, BaseApi):
         """
         def work(actor, saved):
             session = db.session
-            run = scope.get(session, actor, PromotionRun, pk)
+            run = scope.get(session, actor, PromotionRun, _in_range(pk))
             school = _school_arg(session, actor, request.args.get("school_id"))
             reason = _enum_arg("reason", HoldReason)
             stmt = promotion.held_students_query(actor, pk, school_id=school.id if school else None, reason=reason)
@@ -1199,7 +1121,7 @@ class SchoolYearApi(RegistryApiMixin, BaseApi):
             session = db.session
             year_id = _int_or_none(request.args.get("year_id"), "year_id")
             if year_id is not None:
-                year = scope.get(session, actor, SchoolYear, year_id)
+                year = scope.get(session, actor, SchoolYear, _in_range(year_id))
             else:
                 year = school_years.current_year(session) or session.scalar(
                     select(SchoolYear).where(scope.clause(actor, SchoolYear)).order_by(SchoolYear.start_year.desc()))

@@ -119,8 +119,12 @@ def test_plans_the_change_request_and_the_unified_list(app, call, season):
     assert listing["result"][0]["to_school"]["name"] == "东湖第一初级中学"
     assert call(WEST_JUNIOR, "get", "/list-rows").json["count"] == 0
     refused(call(EAST_JUNIOR, "post", "/list-rows/admit", {"row_ids": "all"}), 400)
-    r = call(EAST_JUNIOR, "post", "/list-rows/admit", {"row_ids": [row_a, row_b, 2 ** 40]})
-    assert r.status_code == 400
+    refused(call(EAST_JUNIOR, "post", "/list-rows/admit", {"row_ids": [row_a, row_b, 2 ** 40]}), 400,
+            "row_ids 应为编号列表")
+    refused(call(EAST_JUNIOR, "post", "/list-rows/admit", {"row_ids": [row_a, 1.5]}), 400, "row_ids 应为编号列表")
+    refused(call(EAST_JUNIOR, "post", "/list-rows/admit", {"row_ids": []}), 400, "请提供 row_ids")
+    with app.app_context():
+        assert count(Admission) == 0
     r = call(EAST_JUNIOR, "post", "/list-rows/admit", {"row_ids": [row_a, row_b]})
     assert r.status_code == 200 and len(r.json["admitted"]) == 2 and r.json["failed"] == [], r.json
     assert r.json["admitted"][0]["kind"] == {"code": "unified", "name": "统一招生"}
@@ -296,6 +300,29 @@ def test_outsiders_get_404_and_no_name_by_api(app, call, season):
     r = call(EAST_COUNTY, "post", f"/duplicates/{case['id']}/arbitrate",
              {"winner_admission_id": None, "comment": "两校材料均不实"})
     assert r.status_code == 200 and r.json["message"] == "已仲裁：各校录取均不通过", r.json
+
+
+def test_impossible_ids_and_pages_answer_4xx_and_write_nothing(app, call, season):
+    """Ids beyond the column's range and pages beyond any table: a Chinese 400/404, never a 500."""
+    [(a_id, a_no, a_name)] = graduates(app, season, n=1)
+    with app.app_context():
+        plan(EAST, 5)
+    huge = 2 ** 40
+    for url, text in ((f"/admissions?page={2 ** 62}", "page 超出范围"), ("/plans?page_size=多", "page_size 应为整数"),
+                      (f"/admissions?school_id={huge}", "school_id 应为有效的编号"),
+                      ("/list-rows?to_school_id=东湖", "to_school_id 应为有效的编号"),
+                      ("/plans?year_id=0", "year_id 应为有效的编号"),
+                      ("/duplicates?state=closed", "state 的取值“closed”无效")):
+        refused(call(EAST_COUNTY, "get", url), 400, text)
+    for method, url, body in (("post", f"/plans/{huge}/change", {"quota": 3, "reason": "x"}),
+                              ("get", f"/duplicates/{huge}", None),
+                              ("post", f"/duplicates/{huge}/arbitrate", {"winner_admission_id": None, "comment": "x"})):
+        refused(call(EAST_JUNIOR, method, url, body), 404, NOT_FOUND)
+    adm = call(EAST_JUNIOR, "post", "/self-admit", {"number": a_no, "name": a_name}).json["id"]
+    refused(call(EAST_JUNIOR, "post", f"/admissions/{adm}/withdraw", {"reason": "x", "expected_version": "新"}), 400,
+            "expected_version 应为整数")
+    with app.app_context():
+        assert db.session.get(Admission, adm).state == AdmissionState.PENDING
 
 
 def test_openapi_spec_has_the_admission_paths(call):

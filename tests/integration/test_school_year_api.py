@@ -497,6 +497,50 @@ def test_unauthenticated_and_unknown_routes_answer_in_chinese(app, call):
     refused(call(DONGHU, "get", "/promotions/999999/held"), 404, NOT_FOUND)
 
 
+def test_malformed_and_impossible_ids_answer_4xx_and_write_nothing(call, at, read, student):
+    """Ids beyond the column's range (PostgreSQL refuses to compare them), pages beyond any table,
+    ids that are not whole numbers: a Chinese 400/404, never a 500, nothing written."""
+    at(DT(2027, 6, 20, 10, 0))
+    year = open_year(call)
+    sid = student(1, grade="16")
+    (cid,) = make_classes(call, "16")
+    before = student_row(read, sid)
+    huge = 2 ** 40
+    for who, method, url, body in (
+            (PROVINCE, "put", f"/years/{huge}", {"starts_on": "2026-09-01"}),
+            (PROVINCE, "put", f"/terms/{huge}", {"starts_on": "2026-09-01", "ends_on": "2027-01-20"}),
+            (DONGHU, "put", f"/classes/{huge}", {"head_teacher": "王老师"}),
+            (DONGHU, "delete", f"/classes/{huge}", None),
+            (DONGHU, "post", f"/classes/{huge}/students", {"student_ids": [sid]}),
+            (DONGHU_COUNTY, "post", f"/graduates/{huge}/reject", {"reason": "核实有误"}),
+            (PROVINCE, "post", f"/promotions/{huge}/revert", {"reason": "时点设错"}),
+            (DONGHU_COUNTY, "post", f"/promotions/{huge}/promote-held", {}),
+            (DONGHU_COUNTY, "get", f"/promotions/{huge}/held", None),
+            (DONGHU, "get", f"/classes?school_id={huge}", None),
+            (DONGHU, "get", f"/report?year_id={huge}", None),
+            (DONGHU, "post", "/classes", {"grade": "16", "count": 1, "school_id": huge})):
+        refused(call(who, method, url, body), 404, NOT_FOUND)
+    for who, method, url, body, text in (
+            (DONGHU, "get", f"/graduates?school_id={huge}", None, "school_id 应为有效的编号"),
+            (DONGHU, "get", "/graduates?school_id=东湖", None, "school_id 应为有效的编号"),
+            (DONGHU, "get", f"/classes?page={2 ** 62}", None, "page 超出范围"),
+            (DONGHU, "get", "/classes?page_size=all", None, "page_size 应为整数"),
+            (DONGHU, "post", "/graduation/check", {"student_ids": [huge]}, "student_ids 应为编号列表"),
+            (DONGHU, "post", "/graduation/check", {"student_ids": [sid + 0.5]}, "student_ids 应为编号列表"),
+            (DONGHU, "post", "/graduation/check", {"class_ids": [True]}, "class_ids 应为编号列表"),
+            (DONGHU, "post", "/graduation", {"student_ids": [sid, huge]}, "student_ids 应为编号列表"),
+            (DONGHU, "post", "/graduation", {"class_ids": [cid, -cid]}, "class_ids 应为编号列表"),
+            (DONGHU, "put", "/graduates", {"ids": [huge], "certificate_no": "X1"}, "ids 应为编号列表"),
+            (DONGHU, "post", f"/classes/{cid}/students", {"student_ids": [huge]}, "student_ids 应为编号列表"),
+            (PROVINCE, "post", "/promotions", {"year_id": huge}, "year_id 应为有效的编号"),
+            (PROVINCE, "post", "/promotions", {"year_id": "2026学年"}, "year_id 应为整数"),
+            (PROVINCE, "put", f"/years/{year['id']}", [], "请求内容应为 JSON 对象")):
+        refused(call(who, method, url, body), 400, text)
+    assert student_row(read, sid) == before and before[:2] == ("16", "in_school")
+    assert read(lambda s: (count(s, Graduation), count(s, PromotionRun), count(s, SchoolClass))) == (0, 0, 1)
+    assert read(lambda s: s.get(SchoolYear, year["id"]).version) == year["version"]
+
+
 def test_openapi_spec_has_the_school_year_paths(call):
     r = call("admin", "get", "/api/v1/_openapi")
     assert r.status_code == 200, r.get_data(as_text=True)[:500]
