@@ -176,7 +176,7 @@ def ids_of(values, what="学生"):
     out = set()
     for v in values or ():
         text = str(v).strip()
-        if not text.isdigit() or len(text) > 12:  # beyond any row id (and SQLite's 64-bit integers)
+        if not (text.isascii() and text.isdigit()) or len(text) > 12:  # beyond any row id (and SQLite's 64-bit integers)
             raise DomainError(f"{what}编号“{text[:20]}”无效")
         out.add(int(text))
     return sorted(out)

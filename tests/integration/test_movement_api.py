@@ -299,6 +299,8 @@ def test_requires_a_token_and_answers_malformed_bodies_in_chinese(app, client, c
     assert r.status_code == 400 and "不是有效的 Base64 编码" in r.json["message"]
     r = call(DONGHU, "get", "/api/v1/transfer/departures?page_size=1000")
     assert r.status_code == 400 and cjk(r.json["message"])
+    r = call(DONGHU, "get", f"/api/v1/transfer/departures?page={2 ** 62}")  # an OFFSET beyond 64 bits was a 500
+    assert r.status_code == 400 and r.json["message"] == "page 超出范围"
 
 
 # ---------------------------------------------------------------- 业务日历
