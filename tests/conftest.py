@@ -58,7 +58,8 @@ def app(tmp_instance):
     return app
 
 
-MUTABLE_TABLES = ["job", "audit_log", "admission_list_row", "admission", "duplicate_admission", "enrollment_plan", "promotion_hold", "graduation", "promotion_run", "school_term", "school_year",
+MUTABLE_TABLES = ["zk_score_review", "zk_score", "zk_bonus", "zk_photo", "zk_candidate", "zk_room", "zk_site",
+                  "zk_subject", "zk_exam", "job", "audit_log", "admission_list_row", "admission", "duplicate_admission", "enrollment_plan", "promotion_hold", "graduation", "promotion_run", "school_term", "school_year",
                   "problem_side", "problem_record", "departure_trace", "business_window", "process_setting", "attachment", "student_history", "request_step", "request", "guardian",
                   "student", "school_class", "ab_user_role", "ab_user", "org_unit"]
 

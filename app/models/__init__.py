@@ -11,3 +11,6 @@ from app.models.school_year import (Graduation, GraduationState, HoldReason, Pro
                                     PromotionState, SchoolClass, SchoolTerm, SchoolYear, TermKind)
 from app.models.admission import (Admission, AdmissionKind, AdmissionListRow, AdmissionState, ClaimState,  # noqa: F401
                                   DuplicateAdmission, DuplicateState, EnrollmentPlan)
+from app.models.zhongkao import (BonusState, Candidate, CandidateCategory, CandidateOrigin, HukouKind,  # noqa: F401
+                                 InfoState, QualState, ReviewState, StudyIntent, SubjectKind, ZkBonus, ZkExam,
+                                 ZkPhoto, ZkRoom, ZkScore, ZkScoreReview, ZkSite, ZkSubject)

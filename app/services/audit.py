@@ -15,8 +15,9 @@ from app.services.context import current_actor, current_reason
 from app.services import scope
 
 # Never copied into the log (the hash of a password is still a secret).
-SECRET_FIELDS = {"password"}
-IGNORED_FIELDS = {"fail_login_count", "changed_on", "changed_by_fk", "last_login", "login_count", "created_on", "created_by_fk"}
+SECRET_FIELDS = {"password", "password_hash", "activation_code_hash"}  # candidates (中招) too
+IGNORED_FIELDS = {"fail_login_count", "changed_on", "changed_by_fk", "last_login", "login_count", "created_on", "created_by_fk",
+                  "failed_attempts", "last_login_at"}
 
 
 def _fmt(value):
