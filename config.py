@@ -50,6 +50,10 @@ ADMISSION_VIEWS = ("^(PlanView|AdmissionListView|AdmissionView|SelfAdmissionView
                    "|DuplicateAdmissionView|ClassAssignmentView|AdmissionExportView|AdmissionApi)$")
 ADMISSION_MENUS = ("|Admission|Plans|AdmissionList|Admissions|SelfAdmission|ArchiveAdmission|DuplicateAdmissions"
                    "|ClassAssignment|AdmissionExport")
+# 中招 (issues 10, 11): every view, API and menu entry is named Zk…; the services decide what each level
+# may do (the province configures the exam, counties run 考务 and review, schools register and collect).
+ZHONGKAO_VIEWS = r"^Zk\w*$"
+ZHONGKAO_MENUS = r"^Zk\w*$"
 ADMIN_VIEWS = "^(OrgUnitView|OrgUnitApi|AccountView|AuditLogView|AuditLogApi|JobView|RegionView|RegionApi|HomeView)$"
 READ_VIEWS = "^(StudentView|StudentApi)$"
 READ_PERMS = "^can_(list|show|get|info|export_workbook|search|history)$"  # history: a student's 异动 history
@@ -129,6 +133,8 @@ class Config:
     FAB_ROLES = {
         "平台管理员": [[".*", ".*"]],
         "省级管理员": [
+            [ZHONGKAO_VIEWS, ".*"],
+            [ZHONGKAO_MENUS, "menu_access"],
             [ADMIN_VIEWS, ".*"],
             [READ_VIEWS, READ_PERMS],
             ["^(InboxView|OpenRequestsView|RequestApi|AttachmentView)$", ".*"],
@@ -140,6 +146,8 @@ class Config:
             [MENUS_UPPER, "menu_access"],
         ],
         "市级管理员": [
+            [ZHONGKAO_VIEWS, ".*"],
+            [ZHONGKAO_MENUS, "menu_access"],
             [ADMIN_VIEWS, ".*"],
             [READ_VIEWS, READ_PERMS],
             ["^(InboxView|OpenRequestsView|RequestApi|AttachmentView)$", ".*"],
@@ -151,6 +159,8 @@ class Config:
             [MENUS_UPPER, "menu_access"],
         ],
         "县级管理员": [
+            [ZHONGKAO_VIEWS, ".*"],
+            [ZHONGKAO_MENUS, "menu_access"],
             [ADMIN_VIEWS, ".*"],
             [READ_VIEWS, READ_PERMS],
             ["^(LookupView|InboxView|OpenRequestsView|RequestApi|AttachmentView)$", ".*"],
@@ -164,6 +174,8 @@ class Config:
             [MENUS_OFFICERS, "menu_access"],
         ],
         "学校学籍管理员": [
+            [ZHONGKAO_VIEWS, ".*"],
+            [ZHONGKAO_MENUS, "menu_access"],
             ["^(OrgUnitView|OrgUnitApi)$", READ_PERMS],
             ["^(AccountView|JobView|RegionView|RegionApi|HomeView)$", ".*"],
             ["^(StudentView|StudentApi|LookupView|MyRequestsView|RequestApi|AttachmentView|ImportView|ImportApi)$", ".*"],
@@ -177,6 +189,8 @@ class Config:
              + SCHOOL_YEAR_MENUS + ADMISSION_MENUS + ")$", "menu_access"],
         ],
         "只读查询员": [
+            [ZHONGKAO_VIEWS, READ_PERMS],
+            [ZHONGKAO_MENUS, "menu_access"],
             ["^(OrgUnitView|OrgUnitApi|AuditLogView|AuditLogApi|RegionView|RegionApi)$", READ_PERMS],
             [READ_VIEWS, READ_PERMS],
             [MOVEMENT_READ, READ_PERMS],

@@ -1,6 +1,8 @@
 """Shared set-up for the 中招 tests: the year's exam and a graduating junior class registered."""
 import datetime
 
+import pytest
+
 from sqlalchemy import select
 
 from app.extensions import db
@@ -10,6 +12,15 @@ from app.services.zhongkao import exams, registration
 
 EAST, WEST, LIANXI = "360102", "360103", "360402"
 JUNIOR = {EAST: "3601020002", WEST: "3601030002", LIANXI: "3604020002"}  # the junior school of each test county
+
+
+@pytest.fixture
+def ctx(app):
+    """Run the test inside an application context (use: pytestmark = pytest.mark.usefixtures("ctx"),
+    with `from tests.integration.zk_support import ctx`)."""
+    with app.app_context():
+        yield
+        db.session.remove()
 
 
 def acc(username):
