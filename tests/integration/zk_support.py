@@ -18,9 +18,20 @@ JUNIOR = {EAST: "3601020002", WEST: "3601030002", LIANXI: "3604020002"}  # the j
 def ctx(app):
     """Run the test inside an application context (use: pytestmark = pytest.mark.usefixtures("ctx"),
     with `from tests.integration.zk_support import ctx`)."""
+    funcs = app.before_request_funcs.setdefault(None, [])
+    if _forget_login not in funcs:
+        funcs.insert(0, _forget_login)
     with app.app_context():
         yield
         db.session.remove()
+
+
+def _forget_login():
+    """Flask-Login caches the signed-in user on the app context's `g`; under the outer context of
+    `ctx` every test client would share it. Each request loads its own user from its cookie."""
+    from flask import g
+    g.pop("_login_user", None)
+    g.pop("user", None)
 
 
 def acc(username):
