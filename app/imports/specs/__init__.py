@@ -4,3 +4,4 @@ from app.imports.specs import new_students  # noqa: F401
 from app.imports.specs import graduation_info  # noqa: F401
 from app.imports.specs import admission_list  # noqa: F401
 from app.imports.specs import self_admission  # noqa: F401
+from app.imports.specs import zk_scores  # noqa: F401
