@@ -201,7 +201,7 @@ class Candidate(db.Model):
     allocation_eligible: Mapped[bool | None] = mapped_column(Boolean)
     allocation_basis: Mapped[str | None] = mapped_column(Text)
     # 考务
-    room_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("zk_room.id"), index=True)
+    room_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("zk_room.id"))  # indexed by uq_zk_candidate_seat
     seat_no: Mapped[int | None] = mapped_column(Integer)
     # account (own password; staff only ever issue activation codes)
     activation_code_hash: Mapped[str | None] = mapped_column(String(255))

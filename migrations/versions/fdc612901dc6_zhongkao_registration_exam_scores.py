@@ -149,7 +149,6 @@ def upgrade():
     with op.batch_alter_table('zk_candidate', schema=None) as batch_op:
         batch_op.create_index('ix_zk_candidate_county_seq', ['exam_id', 'county_id', 'seq'], unique=False)
         batch_op.create_index('ix_zk_candidate_path', ['school_path'], unique=False, postgresql_ops={'school_path': 'varchar_pattern_ops'})
-        batch_op.create_index(batch_op.f('ix_zk_candidate_room_id'), ['room_id'], unique=False)
         batch_op.create_index('ix_zk_candidate_school', ['exam_id', 'school_id'], unique=False)
         batch_op.create_index('uq_zk_candidate_person', ['exam_id', 'id_number'], unique=True, postgresql_where=sa.text('id_number IS NOT NULL'), sqlite_where=sa.text('id_number IS NOT NULL'))
         batch_op.create_index('uq_zk_candidate_student', ['exam_id', 'student_id'], unique=True, postgresql_where=sa.text('student_id IS NOT NULL'), sqlite_where=sa.text('student_id IS NOT NULL'))
@@ -240,7 +239,6 @@ def downgrade():
         batch_op.drop_index('uq_zk_candidate_student', postgresql_where=sa.text('student_id IS NOT NULL'), sqlite_where=sa.text('student_id IS NOT NULL'))
         batch_op.drop_index('uq_zk_candidate_person', postgresql_where=sa.text('id_number IS NOT NULL'), sqlite_where=sa.text('id_number IS NOT NULL'))
         batch_op.drop_index('ix_zk_candidate_school')
-        batch_op.drop_index(batch_op.f('ix_zk_candidate_room_id'))
         batch_op.drop_index('ix_zk_candidate_path', postgresql_ops={'school_path': 'varchar_pattern_ops'})
         batch_op.drop_index('ix_zk_candidate_county_seq')
 

@@ -72,7 +72,7 @@ def test_one_click_registers_the_graduating_class_with_numbers_by_the_pattern():
     # a second click adds nobody; the audit log has one bulk entry per click
     assert register_county(exam, EAST)["added"] == 0
     assert count() == len(expected)
-    assert db.session.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.entity == "Candidate",
+    assert db.session.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.entity == "zk_candidate",
                                                                              AuditLog.action == "bulk")) >= 1
     # the next county numbers from 1 again, and the province's click adds the rest
     registration.register_graduating(db.session, acc("sheng_admin"), exam)

@@ -236,7 +236,7 @@ def register_graduating(session, actor, exam=None, school_ids=None, student_ids=
     except IntegrityError:
         raise DomainError("有其他人正在为同一范围报名，请稍后刷新再试")
     added = result.rowcount if result.rowcount is not None and result.rowcount >= 0 else sum(counts.values())
-    audit.record_bulk(session, "Candidate", added, unit.path, "中考报名（学籍库应届毕业生）", actor)
+    audit.record_bulk(session, "zk_candidate", added, unit.path, "中考报名（学籍库应届毕业生）", actor)
     return {"added": added, "duplicates": duplicates}
 
 
