@@ -38,6 +38,10 @@ def prepare(app):
                 print(demo_school_year.describe(school_year), flush=True)
             from app.services import demo_admission
             demo_admission.seed(db.session)  # 招生入学: plans, graduates waiting for admission
+            from app.services import demo_zhongkao
+            zhongkao = demo_zhongkao.seed(db.session)  # 中考: exam, registration, sites, seating
+            if zhongkao:
+                print(demo_zhongkao.describe(zhongkao), flush=True)
             print_accounts(demo.sample_accounts(db.session))
         elif not empty and app.config["LOAD_DEMO"]:
             from app.services import demo

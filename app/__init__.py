@@ -47,6 +47,9 @@ def create_app(config=None):
             if bp in app.blueprints:
                 csrf.exempt(app.blueprints[bp])  # JWT, not cookies
 
+    from app import portal
+    portal.register(app)  # 考生服务平台 (/portal): candidates' own sign-in and pages
+
     from app.security import force_password_change
     app.before_request(force_password_change)
 
@@ -126,9 +129,13 @@ def _register_views(appbuilder):
                         category="Admission", category_label=_l("招生入学"), category_icon="fa-user-plus")
     from app.views import admission_export as admission_export_views
     admission_export_views.register(appbuilder)  # 导出招生Excel (menu 招生入学)
+    from app.views import zhongkao as zhongkao_views
+    zhongkao_views.register(appbuilder)  # 中招管理
     registry_api.register(appbuilder)
     school_year_api.register(appbuilder)
     movement_api.register(appbuilder)
     problem_api.register(appbuilder)
     from app.api import admission as admission_api
     admission_api.register(appbuilder)
+    from app.api import zhongkao as zhongkao_api
+    zhongkao_api.register(appbuilder)

@@ -180,3 +180,11 @@ def test_cancel_only_before_signing_and_only_in_scope():
         registration.cancel_registration(db.session, acc("county_360102"), c.id)
 
 
+
+
+def test_manual_registration_needs_a_junior_school_as_its_registration_point():
+    exam = make_exam()
+    primary = school("3601020001")
+    with pytest.raises(DomainError, match="不是初中学校"):
+        registration.register_manual(db.session, acc("county_360102"), manual_data(school_id=primary.id), exam)
+    assert count() == 0

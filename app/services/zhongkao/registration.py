@@ -294,6 +294,8 @@ def register_manual(session, actor, data, exam=None, today=None):
     exam = exam or exams.require_exam(session)
     exams.check_registration_open(exam, today)
     school = exams.in_scope_school(session, actor, data.get("school_id"))
+    if grades.STAGE_JUNIOR not in grades.stages_of(school):
+        raise DomainError(f"{school.name}不是初中学校，不能作为中考报名点", field="school_id")
     county = exams.county_of(session, school)
     name = _text(data, "name", "姓名", 64, required=True)
     gender = str(data.get("gender") or "").strip()

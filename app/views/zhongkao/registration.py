@@ -29,7 +29,7 @@ from app.extensions import db
 from app.models.org import OrgKind, OrgUnit
 from app.models.zhongkao import (Candidate, CandidateCategory, CandidateOrigin, HukouKind, InfoState, QualState,
                                  StudyIntent, ZkExam)
-from app.services import identity, scope
+from app.services import grades, identity, scope
 from app.services.context import current_actor
 from app.services.errors import DomainError
 from app.services.roles import RANK_PROVINCE, RANK_SCHOOL, actor_rank
@@ -137,9 +137,9 @@ class ZkRegistrationView(_View):
         actor = current_actor()
         exam = exams.current_exam(db.session)
         rows = registration.counts_by_school(db.session, actor, exam) if exam else []
-        schools = db.session.scalars(select(OrgUnit).where(OrgUnit.kind == OrgKind.SCHOOL, OrgUnit.active.is_(True),
-                                                           scope.clause(actor, OrgUnit))
-                                     .order_by(OrgUnit.path).limit(500)).all()
+        schools = [s for s in db.session.scalars(
+            select(OrgUnit).where(OrgUnit.kind == OrgKind.SCHOOL, OrgUnit.active.is_(True), scope.clause(actor, OrgUnit))
+            .order_by(OrgUnit.path).limit(2000)) if grades.STAGE_JUNIOR in grades.stages_of(s)]  # 报名点: junior schools
         window_error = None
         if exam is not None:
             try:
