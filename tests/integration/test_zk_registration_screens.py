@@ -2,34 +2,13 @@
 
 No outer application context here: Flask keeps the signed-in user on the app context's `g`, so two
 clients inside one context would share it. Database checks open their own context."""
-import datetime
-
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Candidate, Student, StudentStatus
-from app.services import identity
+from app.models import Candidate
 from app.services.zhongkao import exams
-from tests.integration.zk_support import EAST, JUNIOR, WEST, make_exam, populate, school
-
-
-def count():
-    return db.session.scalar(select(func.count()).select_from(Candidate))
-
-
-def graduating(county):
-    return db.session.scalars(select(Student).where(Student.school_id == school(JUNIOR[county]).id,
-                                                    Student.grade == "23",
-                                                    Student.status == StudentStatus.IN_SCHOOL)).all()
-
-
-def manual_data(**over):
-    number = identity.build_id_number("360102", datetime.date(2010, 3, 4), 13)
-    data = {"school_id": school(JUNIOR[EAST]).id, "name": "往届甲", "gender": "1" if int(number[16]) % 2 else "2",
-            "birth_date": "2010-03-04", "id_number": number, "graduated_school_name": "南昌市第九中学",
-            "phone": "13800000000"}
-    data.update(over)
-    return data
+from tests.integration.test_zk_registration import count, graduating, manual_data
+from tests.integration.zk_support import EAST, JUNIOR, make_exam, populate, school
 
 
 def test_screens_register_list_and_scope(app, as_user):
