@@ -116,6 +116,12 @@ def test_approved_bonus_points_are_added(zk, tmp_path, monkeypatch):
     freeze(monkeypatch, AFTER)
     got = scores.portal_scores(db.session, cs[0])
     assert got["bonus"] == 15 and got["total"] == "636.5"
+    # recognised by the county after the scores came in: the total follows at once
+    from app.services.zhongkao import qualification
+    qualification.review_bonus(db.session, acc(COUNTY), db.session.scalar(
+        select(ZkBonus.id).where(ZkBonus.candidate_id == cs[1].id)), True)
+    db.session.commit()
+    assert total_of(cs[1]) == Decimal("626.5")
 
 
 def test_subjects_are_set_by_the_province_and_fixed_once_scores_exist(zk, tmp_path):

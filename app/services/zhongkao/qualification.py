@@ -522,6 +522,11 @@ def review_bonus(session, actor, bonus_id, approve, note=None):
         locked.state, locked.reviewed_by_id, locked.reviewed_at, locked.review_note = \
             verdict, actor.id, clock.now(), note
         session.flush()
+        if approve:  # recognised after the scores came in: the total includes it from now on
+            from app.services.zhongkao import scores
+            candidate = locked.candidate
+            if scores.has_scores(session, candidate.exam_id):
+                scores.recompute_totals(session, candidate.exam, [candidate.id])
     return locked
 
 
