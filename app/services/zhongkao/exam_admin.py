@@ -31,7 +31,7 @@ from app.models.zhongkao import Candidate, QualState, ZkRoom, ZkScore, ZkSite
 from app.services import audit, clock, scope
 from app.services.errors import DomainError, NotFound, PermissionDenied
 from app.services.roles import RANK_COUNTY, actor_rank
-from app.services.zhongkao import exams
+from app.services.zhongkao import exams, values
 
 MAX_SEED = 999_999_999
 MAX_ID = 2 ** 31 - 1   # beyond the column's range: no row (PostgreSQL would refuse the number)
@@ -97,28 +97,10 @@ def _own_room(session, actor, room_id):
     return room
 
 
-def _check_version(row, expected):
-    if expected not in (None, "") and str(expected) != str(row.version):
-        raise DomainError("该记录已被他人修改，请刷新后重试")
 
 
-def _int(value, label, field, low, high):
-    try:
-        number = int(str(value).strip())
-    except (TypeError, ValueError):
-        raise DomainError(f"{label}应为整数", field=field)
-    if not low <= number <= high:
-        raise DomainError(f"{label}应在 {low}–{high} 之间", field=field)
-    return number
 
 
-def _text(data, key, label, limit, required=False):
-    value = str(data.get(key) or "").strip()
-    if required and not value:
-        raise DomainError(f"请填写{label}", field=key)
-    if len(value) > limit:
-        raise DomainError(f"{label}不能超过 {limit} 个字", field=key)
-    return value or None
 
 
 def _seated_in(session, room_ids):
@@ -131,9 +113,9 @@ def _seated_in(session, room_ids):
 
 def add_site(session, actor, exam, data):
     unit = _manager(actor)
-    number = _int(data.get("number"), "考点号", "number", 1, 99)
-    name = _text(data, "name", "考点名称", 100, required=True)
-    address = _text(data, "address", "考点地址", 200)
+    number = values.integer(data.get("number"), "考点号", "number", 1, 99)
+    name = values.text(data.get("name"), "考点名称", "name", 100, required=True)
+    address = values.text(data.get("address"), "考点地址", "address", 200)
     if session.scalar(select(ZkSite.id).where(ZkSite.exam_id == exam.id, ZkSite.county_id == unit.id,
                                               ZkSite.number == number)):
         raise DomainError(f"考点号 {number:02d} 已被使用", field="number")
@@ -150,9 +132,9 @@ def add_site(session, actor, exam, data):
 
 def update_site(session, actor, site_id, data, expected_version=None):
     site = _own_site(session, actor, site_id)
-    _check_version(site, expected_version)
+    values.check_version(site, expected_version)
     if "number" in data:
-        number = _int(data.get("number"), "考点号", "number", 1, 99)
+        number = values.integer(data.get("number"), "考点号", "number", 1, 99)
         if number != site.number:
             if _seated_in(session, [r.id for r in site.rooms]):
                 raise DomainError("该考点已编排考生（准考证号含考点号），不能修改考点号；请先清除编排", field="number")
@@ -162,16 +144,16 @@ def update_site(session, actor, site_id, data, expected_version=None):
                 raise DomainError(f"考点号 {number:02d} 已被使用", field="number")
             site.number = number
     if "name" in data:
-        site.name = _text(data, "name", "考点名称", 100, required=True)
+        site.name = values.text(data.get("name"), "考点名称", "name", 100, required=True)
     if "address" in data:
-        site.address = _text(data, "address", "考点地址", 200)
+        site.address = values.text(data.get("address"), "考点地址", "address", 200)
     session.flush()
     return site
 
 
 def delete_site(session, actor, site_id, expected_version=None):
     site = _own_site(session, actor, site_id)
-    _check_version(site, expected_version)
+    values.check_version(site, expected_version)
     seated = _seated_in(session, [r.id for r in site.rooms])
     if seated:
         raise DomainError(f"{site} 已编排 {seated} 名考生，不能删除；请先重新编排到其他考点")
@@ -187,11 +169,11 @@ def add_rooms(session, actor, site_id, count, capacity=None, location_prefix=Non
     """`count` rooms numbered on from the site's last; location = prefix + running number
     (e.g. 教学楼A + 101 → 教学楼A101) when a prefix is given."""
     site = _own_site(session, actor, site_id)
-    count = _int(count, "考场数", "count", 1, MAX_ROOMS_AT_ONCE)
+    count = values.integer(count, "考场数", "count", 1, MAX_ROOMS_AT_ONCE)
     size = site_exam_room_size(session, site) if capacity in (None, "") else \
-        _int(capacity, "每考场人数", "capacity", 1, 60)
+        values.integer(capacity, "每考场人数", "capacity", 1, 60)
     prefix = str(location_prefix or "").strip()
-    start_loc = 1 if first_location_no in (None, "") else _int(first_location_no, "起始房间号", "first_location_no",
+    start_loc = 1 if first_location_no in (None, "") else values.integer(first_location_no, "起始房间号", "first_location_no",
                                                                0, 99999)
     last = session.scalar(select(func.max(ZkRoom.number)).where(ZkRoom.site_id == site.id)) or 0
     if last + count > MAX_ROOMS_PER_SITE:
@@ -217,7 +199,7 @@ def site_exam_room_size(session, site):
 def update_room(session, actor, room_id, data):
     room = _own_room(session, actor, room_id)
     if "capacity" in data:
-        capacity = _int(data.get("capacity"), "考场容量", "capacity", 1, 60)
+        capacity = values.integer(data.get("capacity"), "考场容量", "capacity", 1, 60)
         top, seated = session.execute(select(func.max(Candidate.seat_no), func.count())
                                       .where(Candidate.room_id == room.id)).one()
         if top and capacity < top:
@@ -225,7 +207,7 @@ def update_room(session, actor, room_id, data):
                               field="capacity")
         room.capacity = capacity
     if "location" in data:
-        room.location = _text(data, "location", "考场位置", 100)
+        room.location = values.text(data.get("location"), "考场位置", "location", 100)
     session.flush()
     return room
 

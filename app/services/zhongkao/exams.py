@@ -12,6 +12,7 @@ from app.services import clock, scope
 from app.services.dates import parse_date
 from app.services.errors import DomainError, NotFound, PermissionDenied
 from app.services.roles import RANK_PROVINCE, actor_rank
+from app.services.zhongkao import values
 
 # A province's usual make-up (points): written subjects, 体育, 实验操作 and two 等级 subjects.
 DEFAULT_SUBJECTS = [
@@ -106,14 +107,6 @@ def _datetime(value, label, field):
     raise DomainError(f"{label}格式应为 年-月-日 时:分（如 2027-07-05 09:00）", field=field)
 
 
-def _int(value, label, field, low, high):
-    try:
-        number = int(str(value).strip())
-    except (TypeError, ValueError):
-        raise DomainError(f"{label}应为整数", field=field)
-    if not low <= number <= high:
-        raise DomainError(f"{label}应在 {low}–{high} 之间", field=field)
-    return number
 
 
 def clean_timetable(value):
@@ -166,9 +159,9 @@ def _apply(exam, data):
     if "scores_publish_at" in data:
         exam.scores_publish_at = _datetime(data["scores_publish_at"], "成绩发布时间", "scores_publish_at")
     if "room_size" in data:
-        exam.room_size = _int(data["room_size"], "每考场人数", "room_size", 1, 60)
+        exam.room_size = values.integer(data["room_size"], "每考场人数", "room_size", 1, 60)
     if "allocation_years" in data:
-        exam.allocation_years = _int(data["allocation_years"], "分配生连续就读年限", "allocation_years", 1, 4)
+        exam.allocation_years = values.integer(data["allocation_years"], "分配生连续就读年限", "allocation_years", 1, 4)
     if "allocation_local_only" in data:
         exam.allocation_local_only = str(data["allocation_local_only"]).lower() in ("1", "true", "y", "on", "是")
     if "timetable" in data:
@@ -177,7 +170,7 @@ def _apply(exam, data):
 
 def create_exam(session, actor, data):
     _province_actor(actor, "设置中考")
-    year = _int(data.get("year"), "年度", "year", 2000, 2100)
+    year = values.integer(data.get("year"), "年度", "year", 2000, 2100)
     if session.scalar(select(ZkExam.id).where(ZkExam.year == year)):
         raise DomainError(f"{year} 年中考已设置", field="year")
     exam = ZkExam(year=year, name=f"{year}年初中学业水平考试",

@@ -29,7 +29,7 @@ from app.services.context import acting_as, with_actor
 from app.services.dates import parse_date
 from app.services.errors import DomainError, NotFound, PermissionDenied
 from app.services.roles import RANK_SCHOOL, actor_rank
-from app.services.zhongkao import registration
+from app.services.zhongkao import registration, values
 
 LOCKED = "考生信息已签字确认并锁定，如需更改请提交信息变更申请，经县级审核通过后更改"
 STALE = "该考生信息已被他人修改，请刷新后重试"
@@ -90,29 +90,10 @@ def _check_version(candidate, expected_version):
 
 # ---------------------------------------------------------------- values
 
-def _text(value, label, field, limit, required=False):
-    text = str(value if value is not None else "").strip()
-    if required and not text:
-        raise DomainError(f"请填写{label}", field=field)
-    if len(text) > limit:
-        raise DomainError(f"{label}不能超过 {limit} 个字", field=field)
-    return text or None
 
 
-def _phone(value, label, field):
-    text = _text(value, label, field, 20)
-    if text and not (text.isdigit() and 7 <= len(text) <= 13):
-        raise DomainError(f"{label}应为 7–13 位数字", field=field)
-    return text
 
 
-def _enum(value, enum_cls, label, field):
-    if isinstance(value, enum_cls):
-        return value
-    for member in enum_cls:
-        if str(value or "").strip() in (member.value, str(member.label)):
-            return member
-    raise DomainError(f"请选择正确的{label}", field=field)
 
 
 def _hukou_code(session, value):
@@ -134,9 +115,9 @@ def _clean(session, candidate, data):
     get = data.get
     for key in ("phone", "guardian_phone"):
         if key in data:
-            clean[key] = _phone(get(key), FIELD_LABELS[key], key)
+            clean[key] = values.phone(get(key), FIELD_LABELS[key], key)
     if "guardian_name" in data:
-        clean["guardian_name"] = _text(get("guardian_name"), "监护人姓名", "guardian_name", 64)
+        clean["guardian_name"] = values.text(get("guardian_name"), "监护人姓名", "guardian_name", 64)
     if "guardian_relation" in data:
         code = str(get("guardian_relation") or "").strip() or None
         if code is not None and not tables.is_valid("guardian_relation", code):
@@ -148,10 +129,10 @@ def _clean(session, candidate, data):
         clean["hukou_code"] = _hukou_code(session, get("hukou_code"))
     for key, limit in (("hukou_address", 200), ("home_address", 200)):
         if key in data:
-            clean[key] = _text(get(key), FIELD_LABELS[key], key, limit)
+            clean[key] = values.text(get(key), FIELD_LABELS[key], key, limit)
     for key, enum_cls in ENUMS.items():
         if key in data:
-            clean[key] = _enum(get(key), enum_cls, FIELD_LABELS[key], key)
+            clean[key] = values.choice(get(key), enum_cls, FIELD_LABELS[key], key)
     if "category" in clean:
         if candidate.origin == CandidateOrigin.REGISTRY and clean["category"] != CandidateCategory.FRESH:
             raise DomainError("学籍库报名的考生是应届生，考生类别不能改为往届", field="category")
@@ -165,9 +146,9 @@ def _clean(session, candidate, data):
 def _clean_identity(session, candidate, data, clean):
     get = data.get
     if "name" in data:
-        clean["name"] = _text(get("name"), "姓名", "name", 64, required=True)
+        clean["name"] = values.text(get("name"), "姓名", "name", 64, required=True)
     if "graduated_school_name" in data:
-        clean["graduated_school_name"] = _text(get("graduated_school_name"), "毕业学校", "graduated_school_name",
+        clean["graduated_school_name"] = values.text(get("graduated_school_name"), "毕业学校", "graduated_school_name",
                                                100, required=True)
     if "ethnicity" in data:
         code = str(get("ethnicity") or "").strip()

@@ -3,8 +3,6 @@ per school, county or above, no retyping: one INSERT … SELECT), plus 往届 an
 candidates entered by hand with the registry's identity checks. Each gets a 报名号 by the year's
 pattern (year + county code + a per-county sequence). One registration per person and year is
 kept by two partial unique indexes (student, ID number) as well as by the checks here."""
-import datetime
-
 from sqlalchemy import String, and_, case, cast, exists, func, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
@@ -17,7 +15,7 @@ from app.models.zhongkao import (Candidate, CandidateCategory, CandidateOrigin, 
 from app.services import audit, clock, grades, identity, scope
 from app.services.errors import DomainError, NotFound, PermissionDenied
 from app.services.roles import RANK_SCHOOL, actor_rank
-from app.services.zhongkao import exams
+from app.services.zhongkao import exams, values
 from app.services.zhongkao.exams import _TOKEN
 
 MAX_NAMES = 5
@@ -181,8 +179,6 @@ def register_graduating(session, actor, exam=None, school_ids=None, student_ids=
         where.append(Student.id.in_(list(student_ids)))
     # One row per ID number: two active records sharing one (问题学籍) would break the unique index.
     dup_rank = func.row_number().over(partition_by=Student.id_number, order_by=Student.id)
-    rn = func.row_number().over(partition_by=school.parent_id,
-                                order_by=(school.school_code, Student.class_name, Student.name, Student.id))
     inner = (select(Student.id.label("student_id"), school.parent_id.label("county_id"),
                     county.region_code.label("county_code"), dup_rank.label("dup"),
                     Student.id_number.label("id_number"))
@@ -261,31 +257,10 @@ def _check_students(session, actor, exam, student_ids, by_grade):
 
 # ---------------------------------------------------------------- 往届 / 外省: by hand
 
-def _choice(value, enum_cls, label, field, default):
-    if value in (None, ""):
-        return default
-    if isinstance(value, enum_cls):
-        return value
-    for member in enum_cls:
-        if str(value) in (member.value, str(member.label)):
-            return member
-    raise DomainError(f"{label}不正确", field=field)
 
 
-def _text(data, key, label, limit, required=False):
-    value = str(data.get(key) or "").strip()
-    if required and not value:
-        raise DomainError(f"请填写{label}", field=key)
-    if len(value) > limit:
-        raise DomainError(f"{label}不能超过 {limit} 个字", field=key)
-    return value or None
 
 
-def _phone(data, key, label):
-    value = _text(data, key, label, 20)
-    if value and not (value.isdigit() and 7 <= len(value) <= 13):
-        raise DomainError(f"{label}应为 7–13 位数字", field=key)
-    return value
 
 
 def register_manual(session, actor, data, exam=None, today=None):
@@ -297,7 +272,7 @@ def register_manual(session, actor, data, exam=None, today=None):
     if grades.STAGE_JUNIOR not in grades.stages_of(school):
         raise DomainError(f"{school.name}不是初中学校，不能作为中考报名点", field="school_id")
     county = exams.county_of(session, school)
-    name = _text(data, "name", "姓名", 64, required=True)
+    name = values.text(data.get("name"), "姓名", "name", 64, required=True)
     gender = str(data.get("gender") or "").strip()
     if gender not in identity.GENDER_NAMES:
         raise DomainError("请选择性别", field="gender")
@@ -311,10 +286,10 @@ def register_manual(session, actor, data, exam=None, today=None):
     ethnicity = str(data.get("ethnicity") or "01").strip()
     if not tables.is_valid("ethnicity", ethnicity):
         raise DomainError("民族代码不正确", field="ethnicity")
-    origin = _choice(data.get("origin"), CandidateOrigin, "报名来源", "origin", CandidateOrigin.MANUAL)
+    origin = values.choice(data.get("origin"), CandidateOrigin, "报名来源", "origin", CandidateOrigin.MANUAL)
     if origin == CandidateOrigin.REGISTRY:
         raise DomainError("学籍库应届毕业生请从“从学籍库报名”一键报名，不需要手工录入", field="origin")
-    category = _choice(data.get("category"), CandidateCategory, "考生类别", "category", CandidateCategory.PAST)
+    category = values.choice(data.get("category"), CandidateCategory, "考生类别", "category", CandidateCategory.PAST)
     if origin == CandidateOrigin.MANUAL and category != CandidateCategory.PAST:
         raise DomainError("本省应届毕业生应从学籍库报名；手工报名的本省考生只能是往届生", field="category")
 
@@ -334,16 +309,16 @@ def register_manual(session, actor, data, exam=None, today=None):
 
     candidate = Candidate(
         exam_id=exam.id, student_id=None, origin=origin, category=category,
-        hukou_kind=_choice(data.get("hukou_kind"), HukouKind, "户籍类别", "hukou_kind", HukouKind.LOCAL),
-        intent=_choice(data.get("intent"), StudyIntent, "报考意向", "intent", StudyIntent.GENERAL),
+        hukou_kind=values.choice(data.get("hukou_kind"), HukouKind, "户籍类别", "hukou_kind", HukouKind.LOCAL),
+        intent=values.choice(data.get("intent"), StudyIntent, "报考意向", "intent", StudyIntent.GENERAL),
         name=name, gender=gender, birth_date=birth, id_type="1", id_number=number, ethnicity=ethnicity,
         county_id=county.id, school_id=school.id, school_path=school.path,
-        graduated_school_name=_text(data, "graduated_school_name", "毕业学校", 100, required=True),
-        phone=_phone(data, "phone", "联系电话"),
-        guardian_name=_text(data, "guardian_name", "监护人姓名", 64),
-        guardian_phone=_phone(data, "guardian_phone", "监护人电话"),
-        hukou_address=_text(data, "hukou_address", "户籍地址", 200),
-        home_address=_text(data, "home_address", "家庭住址", 200),
+        graduated_school_name=values.text(data.get("graduated_school_name"), "毕业学校", "graduated_school_name", 100, required=True),
+        phone=values.phone(data.get("phone"), "联系电话", "phone"),
+        guardian_name=values.text(data.get("guardian_name"), "监护人姓名", "guardian_name", 64),
+        guardian_phone=values.phone(data.get("guardian_phone"), "监护人电话", "guardian_phone"),
+        hukou_address=values.text(data.get("hukou_address"), "户籍地址", "hukou_address", 200),
+        home_address=values.text(data.get("home_address"), "家庭住址", "home_address", 200),
         info_state=InfoState.COLLECTING, qual_state=QualState.PENDING, created_by_id=getattr(actor, "id", None))
     for attempt in range(3):  # two officers numbering the same county at once: take the next number
         top = session.scalar(select(func.max(Candidate.seq)).where(Candidate.exam_id == exam.id,

@@ -27,8 +27,8 @@ from sqlalchemy import or_, select
 from app.codes import tables
 from app.extensions import db
 from app.models.org import OrgKind, OrgUnit
-from app.models.zhongkao import (Candidate, CandidateCategory, CandidateOrigin, HukouKind, InfoState, QualState,
-                                 StudyIntent, ZkExam)
+from app.models.zhongkao import (Candidate, CandidateCategory, CandidateOrigin, HukouKind, InfoState, StudyIntent,
+                                 ZkExam)
 from app.services import grades, identity, scope
 from app.services.context import current_actor
 from app.services.errors import DomainError
