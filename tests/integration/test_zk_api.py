@@ -42,6 +42,8 @@ def test_register_list_and_scope_by_api(app, api_token):
     assert r.status_code == 422 and "出生日期" in r.json["message"]
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Candidate)) == added
+    r = wclient.post("/api/v1/zhongkao/candidates", json={**body, "school_id": 99999999999}, headers=west)
+    assert r.status_code == 404 and "学校" in r.json["message"]
     r = wclient.post("/api/v1/zhongkao/candidates", json={**body, "birth_date": "2010-01-02"}, headers=west)
     assert r.status_code == 201 and r.json["result"]["reg_no"].startswith("27360103")
     r = wclient.post("/api/v1/zhongkao/candidates", json={**body, "birth_date": "2010-01-02"}, headers=west)

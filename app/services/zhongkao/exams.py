@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from app.models.org import OrgKind, OrgUnit
 from app.models.zhongkao import SubjectKind, ZkExam, ZkSubject
-from app.services import clock, scope
+from app.services import clock
 from app.services.dates import parse_date
 from app.services.errors import DomainError, NotFound, PermissionDenied
 from app.services.roles import RANK_PROVINCE, actor_rank
@@ -218,7 +218,9 @@ def county_of(session, school):
 
 
 def in_scope_school(session, actor, school_id, doing="报名"):
-    unit = session.get(OrgUnit, int(school_id)) if str(school_id or "").isdigit() else None
-    if unit is None or unit.kind != OrgKind.SCHOOL or not scope.can_see_unit(actor, unit):
+    """The school named (a school account's own when none is), inside the actor's area, else NotFound."""
+    from app.services.school_years import school_in_scope
+    text = str(school_id if school_id is not None else "").strip()
+    if text.isdigit() and int(text) > 2 ** 31 - 1:  # beyond the column: names no school
         raise NotFound("学校不存在或不在您的管辖范围内")
-    return unit
+    return school_in_scope(session, actor, text, doing)
